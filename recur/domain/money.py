@@ -1,0 +1,31 @@
+"""Money as integer minor units with a currency: floats never touch an amount."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Money:
+    amount: int
+    currency: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.amount, int) or isinstance(self.amount, bool):
+            raise TypeError("Money.amount must be an int of minor units")
+        if len(self.currency) != 3 or not self.currency.isalpha() or not self.currency.isupper():
+            raise ValueError(f"not an ISO 4217 currency code: {self.currency!r}")
+
+    def split(self, parts: int) -> list[Money]:
+        """Split into `parts` monthly charges; the remainder goes on the first, as customers expect."""
+        if parts < 1:
+            raise ValueError("parts must be >= 1")
+        base, remainder = divmod(self.amount, parts)
+        return [Money(base + (remainder if i == 0 else 0), self.currency) for i in range(parts)]
+
+    def as_dict(self) -> dict[str, int | str]:
+        return {"amount": self.amount, "currency": self.currency}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, int | str]) -> Money:
+        return cls(int(data["amount"]), str(data["currency"]))

@@ -1,0 +1,53 @@
+"""When refused charges are retried, and which refusals are worth retrying at all."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+# Refusals that no retry can fix: the card is gone or the account does not exist.
+# Retrying them only burns the customer's goodwill and the issuer's patience (and issuers
+# penalise merchants who retry such cards), so billing waits for a new payment method instead.
+HARD_DECLINES = frozenset({"stolen_card", "lost_card", "invalid_account", "expired_card", "card_not_supported"})
+
+
+def is_hard_decline(reason: str) -> bool:
+    return reason in HARD_DECLINES
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_retries: int = 5
+    window_days: int = 15
+    reset_billing_date: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.max_retries <= 10:
+            raise ValueError("max_retries must be between 0 and 10")
+        if not 1 <= self.window_days <= 60:
+            raise ValueError("window_days must be between 1 and 60")
+
+    def retry_at(self, first_refusal: datetime, attempt: int) -> datetime:
+        """Retry `attempt` (1-based) of a refused installment.
+
+        Retries are spread evenly over the window, the last one on the window's final day:
+        5 retries in 15 days fall on days 3, 6, 9, 12 and 15 after the first refusal. Even spacing
+        gives funds time to arrive between tries while keeping every retry inside the window.
+        """
+        if not 1 <= attempt <= self.max_retries:
+            raise ValueError(f"attempt {attempt} is outside 1..{self.max_retries}")
+        return first_refusal + timedelta(days=self.window_days) * attempt / self.max_retries
+
+    def window_end(self, first_refusal: datetime) -> datetime:
+        return first_refusal + timedelta(days=self.window_days)
+
+    def as_dict(self) -> dict[str, int | bool]:
+        return {
+            "max_retries": self.max_retries,
+            "window_days": self.window_days,
+            "reset_billing_date": self.reset_billing_date,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, int | bool]) -> RetryPolicy:
+        return cls(int(data["max_retries"]), int(data["window_days"]), bool(data["reset_billing_date"]))
