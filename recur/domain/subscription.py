@@ -77,6 +77,7 @@ class Subscription(Aggregate):
         trial_days: int,
         subscriber: dict[str, Any],
         payment_method: dict[str, Any],
+        subscriber_token_hash: str,
         at: datetime,
         actor: Actor,
     ) -> Subscription:
@@ -92,6 +93,7 @@ class Subscription(Aggregate):
             terms=terms.as_dict(),
             subscriber=subscriber,
             payment_method=payment_method,
+            subscriber_token_hash=subscriber_token_hash,
             started_at=at,
             first_charge_at=trial_ends_at or at,
             actor=actor,
@@ -110,6 +112,7 @@ class Subscription(Aggregate):
         terms: dict[str, Any],
         subscriber: dict[str, Any],
         payment_method: dict[str, Any],
+        subscriber_token_hash: str,
         started_at: datetime,
         first_charge_at: datetime,
         actor: Actor,
@@ -120,6 +123,7 @@ class Subscription(Aggregate):
         self._assign_terms(terms)
         self.subscriber = subscriber
         self.payment_method = payment_method
+        self.subscriber_token_hash = subscriber_token_hash
         self.status = "pending"
         self.started_at = started_at
         self.trial_ends_at: datetime | None = None

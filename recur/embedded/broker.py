@@ -17,9 +17,11 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Self
 
-__all__ = ["EmbeddedBroker", "BrokerStartError", "start_embedded_broker", "free_port"]
+import psutil
+
+__all__ = ["BrokerStartError", "EmbeddedBroker", "free_port", "start_embedded_broker"]
 
 _log = logging.getLogger(__name__)
 
@@ -114,18 +116,20 @@ class EmbeddedBroker:
         """Launch the broker and block until it serves Kafka metadata requests."""
         if self.is_running():
             return
+        if not _port_is_free(self.host, self.port):
+            raise BrokerStartError(f"{self.bootstrap_servers} is already in use")
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log_file = self.log_path.open("ab")
         out: IO[bytes] | int = self._log_file if self._log_file is not None else subprocess.DEVNULL
-        self.process = subprocess.Popen(
-            self.command(),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT if self._log_file is not None else subprocess.DEVNULL,
-        )
-        _live.add(self)
         try:
+            self.process = subprocess.Popen(
+                self.command(),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT if self._log_file is not None else subprocess.DEVNULL,
+            )
+            _live.add(self)
             self._wait_ready(ready_timeout)
         except BaseException:
             self.stop()
@@ -133,6 +137,8 @@ class EmbeddedBroker:
 
     def _wait_ready(self, timeout: float) -> None:
         """Poll with a real Kafka client; a bare TCP accept is not proof of readiness."""
+        from kafka.errors import KafkaError
+
         deadline = time.monotonic() + timeout
         last_error: Exception | None = None
         while time.monotonic() < deadline:
@@ -142,19 +148,31 @@ class EmbeddedBroker:
                     f"tansu exited with code {self.process.returncode} on {self.bootstrap_servers}"
                     f"{self._log_tail()}"
                 )
+            if not self._owns_listener():
+                # Not listening yet. Checking ownership (not just connectability) matters: if
+                # the port is taken, a connect would reach the other server while ours dies.
+                time.sleep(0.05)
+                continue
             try:
-                with socket.create_connection((self.host, self.port), timeout=0.5):
-                    pass
                 _probe_kafka(self.bootstrap_servers, min(5.0, max(deadline - time.monotonic(), 0.5)))
                 _log.info("tansu broker ready on %s (pid %s)", self.bootstrap_servers, self.pid)
                 return
-            except Exception as exc:  # noqa: BLE001 - any failure just means "not ready yet"
+            except (OSError, KafkaError) as exc:  # refused / timed out: not ready yet
                 last_error = exc
                 time.sleep(0.1)
         raise BrokerStartError(
             f"tansu not ready on {self.bootstrap_servers} after {timeout:.0f}s: {last_error!r}"
             f"{self._log_tail()}"
         )
+
+    def _owns_listener(self) -> bool:
+        """Whether our broker process has a listening socket on ``port``."""
+        assert self.process is not None
+        try:
+            conns = psutil.Process(self.process.pid).net_connections(kind="tcp")
+        except psutil.Error:
+            return False
+        return any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == self.port for c in conns)
 
     def _log_tail(self) -> str:
         """Last part of the broker log for error messages, if we have one."""
@@ -189,7 +207,7 @@ class EmbeddedBroker:
             time.sleep(0.05)
         self.start(ready_timeout)
 
-    def __enter__(self) -> EmbeddedBroker:
+    def __enter__(self) -> Self:
         """Use as a context manager that stops the broker on exit."""
         return self
 

@@ -1,0 +1,87 @@
+"""Billing: make the gateway call for a recorded attempt, and do whatever is due on a subscription.
+
+Never twice: the attempt is recorded before the gateway is called (only one process can record
+it), the gateway is called with the attempt's idempotency key (a second call returns the first
+result), and the result is accepted only for the attempt still awaiting it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from recur.commands.app import ConcurrentModificationError
+from recur.commands.gateway import BoletoResult, ChargeResult
+from recur.commands.services import Services
+from recur.domain.actor import Actor
+from recur.domain.subscription import ChargeRequest, Subscription
+
+log = logging.getLogger(__name__)
+ATTEMPTS = 6
+
+
+def call_gateway(s: Services, sub_id: str, request: ChargeRequest) -> ChargeResult | BoletoResult:
+    if request.method == "boleto":
+        return s.gateway.issue_boleto(request.key, sub_id, request.amount.amount, request.amount.currency)
+    assert request.token is not None
+    return s.gateway.charge_card(request.key, request.token, request.amount.amount, request.amount.currency)
+
+
+def finish_charge(s: Services, sub_id: str, request: ChargeRequest, actor: Actor) -> Subscription:
+    """Call the gateway for a recorded attempt and record its result (unless someone already did)."""
+    result = call_gateway(s, sub_id, request)
+    for _ in range(ATTEMPTS):
+        sub: Subscription = s.events.load(sub_id, Subscription)
+        if sub.inflight is None or sub.inflight["key"] != request.key:
+            return sub  # another process recorded this very result
+        now = s.clock.now()
+        if isinstance(result, BoletoResult):
+            sub.record_boleto_issued(request.key, result.boleto_id, result.line, now, actor)
+        elif result.approved:
+            sub.record_charge_approved(request.key, result.charge_id, now, actor)
+        else:
+            sub.record_charge_refused(request.key, result.reason or "declined", now, actor)
+        try:
+            s.events.store(sub)
+            log.info("charge %s: %s", request.key, "boleto issued" if isinstance(result, BoletoResult) else
+                     ("approved" if result.approved else f"refused ({result.reason})"))
+            return sub
+        except ConcurrentModificationError:
+            continue
+    raise ConcurrentModificationError(f"could not record the result of {request.key}")
+
+
+def bill_subscription(s: Services, sub_id: str, actor: Actor) -> Subscription:
+    """Do everything due now on one subscription: housekeeping, a pending attempt, a due charge."""
+    for _ in range(ATTEMPTS):
+        sub: Subscription = s.events.load(sub_id, Subscription)
+        now = s.clock.now()
+        changed = sub.settle_due_housekeeping(now, actor)
+        pending = sub.pending_charge()
+        request = pending or sub.begin_charge(now, actor)
+        if changed or (request is not None and pending is None):
+            try:
+                s.events.store(sub)
+            except ConcurrentModificationError:
+                continue
+        if request is not None:
+            return finish_charge(s, sub_id, request, actor)
+        return sub
+    raise ConcurrentModificationError(f"subscription {sub_id} kept changing while being billed")
+
+
+def pay_boleto(s: Services, boleto_id: str, actor: Actor) -> Subscription | None:
+    """The bank reports a boleto paid: the domain accepts it first, then the ledger is marked."""
+    row = s.db.fetchone("SELECT subscription_id FROM sandbox_boletos WHERE id = %s", (boleto_id,))
+    if row is None:
+        return None
+    sub_id = str(row[0])
+    for _ in range(ATTEMPTS):
+        sub: Subscription = s.events.load(sub_id, Subscription)
+        sub.record_boleto_paid(boleto_id, s.clock.now(), actor)
+        try:
+            s.events.store(sub)
+        except ConcurrentModificationError:
+            continue
+        s.gateway.mark_boleto_paid(boleto_id)
+        return sub
+    raise ConcurrentModificationError(f"subscription {sub_id} kept changing")

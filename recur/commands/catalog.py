@@ -1,0 +1,106 @@
+"""Catalog commands: register producers, create products, define and revise plans and offers."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Any
+from uuid import UUID
+
+from recur.commands.app import NotFoundError
+from recur.commands.services import Services
+from recur.domain.actor import Actor
+from recur.domain.catalog import Offer, Plan, Producer, Product, check_price
+from recur.domain.errors import RuleViolationError
+from recur.domain.money import Money
+from recur.domain.retry import RetryPolicy
+
+
+def hash_secret(secret: str) -> str:
+    """API keys are 192-bit random secrets, so a plain SHA-256 is enough (no brute force to slow)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def register_producer(s: Services, name: str, email: str, actor: Actor) -> tuple[Producer, str]:
+    secret = secrets.token_urlsafe(24)
+    producer = Producer(name=name, email=email, api_key_hash=hash_secret(secret), actor=actor)
+    s.events.store(producer)
+    return producer, f"rk_{producer.id.hex}_{secret}"
+
+
+def producer_for_api_key(s: Services, api_key: str) -> Producer | None:
+    """The key names its producer, so one event-store read checks it: no lookup table to keep."""
+    parts = api_key.split("_", 2)
+    if len(parts) != 3 or parts[0] != "rk":
+        return None
+    try:
+        producer: Producer = s.events.load(UUID(hex=parts[1]), Producer)
+    except (NotFoundError, ValueError):
+        return None
+    if not secrets.compare_digest(producer.api_key_hash, hash_secret(parts[2])):
+        return None
+    return producer
+
+
+def owned(s: Services, aggregate_id: str, kind: type[Any], producer_id: str | None) -> Any:
+    """Load an aggregate the caller may see; another tenant's id is reported as unknown."""
+    aggregate = s.events.load(aggregate_id, kind)
+    if producer_id is not None and str(aggregate.producer_id) != producer_id:
+        raise NotFoundError(aggregate_id)
+    return aggregate
+
+
+def create_product(s: Services, producer_id: str, name: str, actor: Actor) -> Product:
+    s.events.load(producer_id, Producer)
+    product = Product(producer_id=producer_id, name=name, actor=actor)
+    s.events.store(product)
+    return product
+
+
+def define_plan(s: Services, product_id: str, caller_producer_id: str | None, fields: dict[str, Any], actor: Actor) -> Plan:
+    product: Product = owned(s, product_id, Product, caller_producer_id)
+    policy = fields.get("retry_policy") or {}
+    plan = Plan.define(
+        producer_id=product.producer_id,
+        product_id=str(product.id),
+        name=fields["name"],
+        periodicity=fields["periodicity"],
+        price=Money.from_dict(fields["price"]),
+        trial_days=fields.get("trial_days", 0),
+        max_installments=fields.get("max_installments", 1),
+        retry_policy=RetryPolicy(
+            policy.get("max_retries", 5), policy.get("window_days", 15), policy.get("reset_billing_date", False)
+        ),
+        renewal_reminder_days=fields.get("renewal_reminder_days"),
+        actor=actor,
+    )
+    s.events.store(plan)
+    return plan
+
+
+def revise_plan(s: Services, plan_id: str, caller_producer_id: str | None, changes: dict[str, Any], actor: Actor) -> Plan:
+    plan: Plan = owned(s, plan_id, Plan, caller_producer_id)
+    if "retry_policy" in changes:
+        merged = {**plan.retry_policy, **changes["retry_policy"]}
+        changes = {**changes, "retry_policy": RetryPolicy.from_dict(merged).as_dict()}
+    plan.revise(changes, actor)
+    s.events.store(plan)
+    return plan
+
+
+def create_offer(s: Services, plan_id: str, caller_producer_id: str | None, name: str, price: dict[str, Any], actor: Actor) -> Offer:
+    plan: Plan = owned(s, plan_id, Plan, caller_producer_id)
+    money = Money.from_dict(price)
+    check_price(money)
+    if money.currency != plan.price["currency"]:
+        raise RuleViolationError("an offer's currency must be the plan's currency", "price")
+    offer = Offer(producer_id=plan.producer_id, plan_id=str(plan.id), name=name, price=money.as_dict(), actor=actor)
+    s.events.store(offer)
+    return offer
+
+
+def revise_offer(s: Services, offer_id: str, caller_producer_id: str | None, changes: dict[str, Any], actor: Actor) -> Offer:
+    offer: Offer = owned(s, offer_id, Offer, caller_producer_id)
+    offer.revise(changes, actor)
+    s.events.store(offer)
+    return offer

@@ -1,0 +1,41 @@
+"""The payment gateway port. recur asks for charges and boletos by idempotency key: the same key
+always yields the same result and never a second charge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    approved: bool
+    charge_id: str
+    reason: str | None = None  # decline code when refused
+
+
+@dataclass(frozen=True)
+class BoletoResult:
+    boleto_id: str
+    line: str
+
+
+@dataclass(frozen=True)
+class CardToken:
+    token: str
+    brand: str
+    last4: str
+
+
+class UnknownCardTokenError(Exception):
+    """The token was never issued by the gateway."""
+
+
+class PaymentGateway(Protocol):
+    def charge_card(self, idempotency_key: str, token: str, amount: int, currency: str) -> ChargeResult: ...
+
+    def issue_boleto(
+        self, idempotency_key: str, subscription_id: str, amount: int, currency: str
+    ) -> BoletoResult: ...
+
+    def describe_token(self, token: str) -> CardToken: ...

@@ -1,0 +1,146 @@
+"""A sandbox gateway, as payment providers offer: test cards, queued outcomes and boletos.
+
+Its state is in PostgreSQL so that every process sees the same cards, queue and ledger. The card
+number only passes through `tokenize` (Luhn check, brand, last 4) and is never stored or logged.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from recur.commands.gateway import BoletoResult, CardToken, ChargeResult, UnknownCardTokenError
+from recur.db import Database
+
+TEST_CARDS = {
+    "4242424242424242": "approved",
+    "4000000000000002": "card_declined",
+    "4000000000009995": "insufficient_funds",
+    "4000000000009979": "stolen_card",
+    "4000000000000069": "expired_card",
+}
+OUTCOMES = frozenset(
+    {"approved", "card_declined", "insufficient_funds", "stolen_card", "lost_card", "expired_card",
+     "invalid_account", "processing_error", "do_not_honor"}
+)
+
+
+class InvalidCardNumberError(ValueError):
+    pass
+
+
+def luhn_valid(number: str) -> bool:
+    if not number.isdigit() or not 12 <= len(number) <= 19:
+        return False
+    total = 0
+    for i, ch in enumerate(reversed(number)):
+        d = int(ch)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def card_brand(number: str) -> str:
+    if number.startswith("4"):
+        return "visa"
+    if number[:2] in {"51", "52", "53", "54", "55"} or 2221 <= int(number[:4]) <= 2720:
+        return "mastercard"
+    if number[:2] in {"34", "37"}:
+        return "amex"
+    if number.startswith(("636368", "438935", "504175", "451416", "636297", "5067", "4576", "4011")):
+        return "elo"
+    return "unknown"
+
+
+class SandboxGateway:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def tokenize(self, number: str, exp_month: int, exp_year: int) -> CardToken:
+        number = number.replace(" ", "")
+        if not luhn_valid(number):
+            raise InvalidCardNumberError("the card number fails the Luhn check")
+        token = CardToken("tok_" + secrets.token_hex(12), card_brand(number), number[-4:])
+        self.db.execute(
+            "INSERT INTO sandbox_cards (token, brand, last4, exp_month, exp_year, default_outcome) VALUES (%s,%s,%s,%s,%s,%s)",
+            (token.token, token.brand, token.last4, exp_month, exp_year, TEST_CARDS.get(number, "approved")),
+        )
+        return token
+
+    def describe_token(self, token: str) -> CardToken:
+        row = self.db.fetchone("SELECT brand, last4 FROM sandbox_cards WHERE token = %s", (token,))
+        if row is None:
+            raise UnknownCardTokenError(token)
+        return CardToken(token, row[0], row[1])
+
+    def queue_outcomes(self, token: str, outcomes: list[str]) -> None:
+        with self.db.transaction() as cur:
+            cur.execute("SELECT 1 FROM sandbox_cards WHERE token = %s", (token,))
+            if cur.fetchone() is None:
+                raise UnknownCardTokenError(token)
+            for outcome in outcomes:
+                cur.execute("INSERT INTO sandbox_outcomes (token, outcome) VALUES (%s, %s)", (token, outcome))
+
+    def charge_card(self, idempotency_key: str, token: str, amount: int, currency: str) -> ChargeResult:
+        """Charge once per key. The outcome is popped from the card's queue (or its default) in the
+        same transaction that writes the ledger row, so concurrent calls with one key agree."""
+        with self.db.transaction() as cur:
+            # Lock the card first: a concurrent call with the same key waits here, then sees the
+            # ledger row the first call wrote, and never pops a second outcome.
+            cur.execute("SELECT default_outcome FROM sandbox_cards WHERE token = %s FOR UPDATE", (token,))
+            card = cur.fetchone()
+            if card is None:
+                raise UnknownCardTokenError(token)
+            cur.execute(
+                "SELECT outcome, charge_id FROM gateway_charges WHERE idempotency_key = %s", (idempotency_key,)
+            )
+            row = cur.fetchone()
+            if row is None:
+                cur.execute(
+                    "DELETE FROM sandbox_outcomes WHERE (token, seq) IN (SELECT token, seq FROM sandbox_outcomes "
+                    "WHERE token = %s ORDER BY seq LIMIT 1) RETURNING outcome",
+                    (token,),
+                )
+                queued = cur.fetchone()
+                row = (queued[0] if queued else card[0], "ch_" + secrets.token_hex(10))
+                cur.execute(
+                    "INSERT INTO gateway_charges (idempotency_key, kind, token, amount, currency, outcome, charge_id) "
+                    "VALUES (%s, 'card', %s, %s, %s, %s, %s)",
+                    (idempotency_key, token, amount, currency, row[0], row[1]),
+                )
+        outcome, charge_id = row
+        if outcome == "approved":
+            return ChargeResult(True, charge_id)
+        return ChargeResult(False, charge_id, outcome)
+
+    def issue_boleto(self, idempotency_key: str, subscription_id: str, amount: int, currency: str) -> BoletoResult:
+        with self.db.transaction() as cur:
+            boleto_id = "bol_" + secrets.token_hex(8)
+            line = "".join(str(secrets.randbelow(10)) for _ in range(47))
+            cur.execute(
+                "INSERT INTO sandbox_boletos (id, idempotency_key, amount, currency, line, subscription_id) "
+                "VALUES (%s,%s,%s,%s,%s,%s) ON CONFLICT (idempotency_key) DO NOTHING",
+                (boleto_id, idempotency_key, amount, currency, line, subscription_id),
+            )
+            cur.execute(
+                "INSERT INTO gateway_charges (idempotency_key, kind, amount, currency, outcome, charge_id, boleto_id) "
+                "SELECT idempotency_key, 'boleto', amount, currency, 'issued', id, id FROM sandbox_boletos "
+                "WHERE idempotency_key = %s ON CONFLICT (idempotency_key) DO NOTHING",
+                (idempotency_key,),
+            )
+            cur.execute("SELECT id, line FROM sandbox_boletos WHERE idempotency_key = %s", (idempotency_key,))
+            row = cur.fetchone()
+        assert row is not None
+        return BoletoResult(row[0], row[1])
+
+    def mark_boleto_paid(self, boleto_id: str) -> str | None:
+        """The bank's report; returns the subscription id, or None for an unknown boleto."""
+        with self.db.transaction() as cur:
+            cur.execute(
+                "UPDATE sandbox_boletos SET paid_at = coalesce(paid_at, now()) WHERE id = %s RETURNING subscription_id",
+                (boleto_id,),
+            )
+            row = cur.fetchone()
+            if row:
+                cur.execute("UPDATE gateway_charges SET outcome = 'paid' WHERE boleto_id = %s", (boleto_id,))
+        return str(row[0]) if row else None

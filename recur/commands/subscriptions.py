@@ -1,0 +1,133 @@
+"""Subscription commands. Each reads like a sentence: load, one domain verb, save.
+
+A clash with a concurrent writer is retried on fresh state (the domain re-decides); after a few
+clashes the caller gets a 409.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from recur.commands.app import ConcurrentModificationError, NotFoundError
+from recur.commands.billing import finish_charge
+from recur.commands.catalog import hash_secret, owned
+from recur.commands.services import Services
+from recur.domain.actor import Actor
+from recur.domain.catalog import Offer, Plan
+from recur.domain.errors import RuleViolationError
+from recur.domain.money import Money
+from recur.domain.subscription import PlanTerms, Subscription
+
+ATTEMPTS = 4
+
+
+def terms_of(s: Services, plan: Plan, offer_id: str | None, installments: int, caller: str | None) -> PlanTerms:
+    """The price the subscriber locks: the offer's if given, else the plan's, as they are today."""
+    price = plan.price_money
+    if offer_id is not None:
+        offer: Offer = owned(s, offer_id, Offer, caller)
+        if offer.plan_id != str(plan.id):
+            raise RuleViolationError("the offer does not belong to this plan", "offer_id")
+        price = Money.from_dict(offer.price)
+    if not 1 <= installments <= plan.max_installments:
+        raise RuleViolationError(f"installments must be between 1 and {plan.max_installments} for this plan", "installments")
+    return PlanTerms(str(plan.id), offer_id, price, plan.periodicity, installments, plan.policy, plan.renewal_reminder_days)
+
+
+def payment_method_of(s: Services, fields: dict[str, Any]) -> dict[str, Any]:
+    if fields["type"] == "boleto":
+        return {"type": "boleto"}
+    from recur.commands.gateway import UnknownCardTokenError
+
+    try:
+        card = s.gateway.describe_token(fields["card_token"])
+    except UnknownCardTokenError:
+        raise RuleViolationError("unknown card token: create one with POST /v1/sandbox/card-tokens", "payment_method.card_token") from None
+    return {"type": "card", "token": card.token, "brand": card.brand, "last4": card.last4}
+
+
+def new_code() -> str:
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    return "SUB-" + "".join(secrets.choice(alphabet) for _ in range(8))
+
+
+def start_subscription(s: Services, caller: str | None, fields: dict[str, Any], actor: Actor) -> tuple[Subscription, str]:
+    """Start a subscription and, without a trial, make its first charge now."""
+    plan: Plan = owned(s, fields["plan_id"], Plan, caller)
+    terms = terms_of(s, plan, fields.get("offer_id"), fields.get("installments") or 1, caller)
+    secret = secrets.token_urlsafe(24)
+    sub = Subscription.start(
+        code=new_code(),
+        producer_id=plan.producer_id,
+        product_id=plan.product_id,
+        terms=terms,
+        trial_days=plan.trial_days,
+        subscriber=fields["subscriber"],
+        payment_method=payment_method_of(s, fields["payment_method"]),
+        subscriber_token_hash=hash_secret(secret),
+        at=s.clock.now(),
+        actor=actor,
+    )
+    request = sub.begin_charge(s.clock.now(), actor)
+    s.events.store(sub)
+    if request is not None:
+        sub = finish_charge(s, str(sub.id), request, actor)
+    return sub, f"st_{sub.id.hex}_{secret}"
+
+
+def subscription_for_token(s: Services, token: str) -> Subscription | None:
+    parts = token.split("_", 2)
+    if len(parts) != 3 or parts[0] != "st":
+        return None
+    try:
+        sub: Subscription = s.events.load(parts[1], Subscription)
+    except NotFoundError:
+        return None
+    return sub if secrets.compare_digest(sub.subscriber_token_hash, hash_secret(parts[2])) else None
+
+
+def mutate(s: Services, sub_id: str, caller: str | None, verb: Callable[[Subscription], None]) -> Subscription:
+    """Load, apply one verb, save; on a concurrent write, redo it on fresh state."""
+    for attempt in range(ATTEMPTS):
+        sub: Subscription = owned(s, sub_id, Subscription, caller)
+        verb(sub)
+        try:
+            s.events.store(sub)
+            return sub
+        except ConcurrentModificationError:
+            if attempt == ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def cancel(s: Services, sub_id: str, caller: str | None, origin: str, reason: str | None, when: str, actor: Actor) -> Subscription:
+    return mutate(s, sub_id, caller, lambda sub: sub.cancel(origin, reason, when, s.clock.now(), actor))
+
+
+def change_plan(s: Services, sub_id: str, caller: str | None, plan_id: str, offer_id: str | None, actor: Actor) -> Subscription:
+    current: Subscription = owned(s, sub_id, Subscription, caller)
+    plan: Plan = owned(s, plan_id, Plan, str(current.producer_id))
+    installments = min(current.installments, plan.max_installments)
+    terms = terms_of(s, plan, offer_id, installments, str(current.producer_id))
+    return mutate(s, sub_id, caller, lambda sub: sub.change_plan(terms, plan.product_id, s.clock.now(), actor))
+
+
+def change_payment_method(s: Services, sub_id: str, caller: str | None, fields: dict[str, Any], actor: Actor) -> Subscription:
+    method = payment_method_of(s, fields)
+    return mutate(s, sub_id, caller, lambda sub: sub.change_payment_method(method, s.clock.now(), actor))
+
+
+def change_billing_day(s: Services, sub_id: str, caller: str | None, day: int, actor: Actor) -> Subscription:
+    return mutate(s, sub_id, caller, lambda sub: sub.change_billing_day(day, s.clock.now(), actor))
+
+
+def reprocess(s: Services, sub_id: str, caller: str | None, actor: Actor) -> Subscription:
+    """Charge the overdue installment now."""
+    requests = []
+    sub = mutate(s, sub_id, caller, lambda sub: requests.append(sub.begin_charge(s.clock.now(), actor, reprocess=True)))
+    request = requests[-1]
+    if request is None:
+        return sub
+    return finish_charge(s, sub_id, request, actor)

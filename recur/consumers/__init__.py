@@ -1,0 +1,1 @@
+"""Kafka plumbing: the relay (event store -> Kafka) and the consumer runner (Kafka -> projections)."""

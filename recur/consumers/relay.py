@@ -1,0 +1,151 @@
+"""The relay: follows the event store's notification log in order and publishes every event to
+Kafka, recording its position in PostgreSQL only after the broker acknowledged (at-least-once).
+
+A broker that forgot everything (the embedded broker keeps data in memory only) is detected in
+two ways: our topics had to be created anew, or their log end is behind what we published. In
+both cases the relay publishes the whole history again from the first event. Consumers drop what
+they already applied (per-aggregate version guard), so nothing is counted twice and read models
+end equal to a rebuild.
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+import time
+import uuid
+from collections.abc import Callable
+
+import psycopg2
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+
+from recur.commands.app import RecurEvents
+from recur.consumers.encoding import EventEncoder, producer_lookup
+from recur.consumers.topics import ALL, PARTITIONS
+from recur.db import Database
+from recur.embedded.topics import ensure_topics, topic_end_offsets
+
+log = logging.getLogger(__name__)
+BATCH = 500
+RELAY_NAME = "relay"
+
+
+class BrokerResetError(Exception):
+    """The broker lost messages we had published: start over from the first event."""
+
+
+class Relay:
+    def __init__(self, events: RecurEvents, db: Database, bootstrap_servers: str) -> None:
+        self.events = events
+        self.db = db
+        self.bootstrap = bootstrap_servers
+        self.encoder = EventEncoder(events.mapper, producer_lookup(events.recorder, events.mapper))
+        self.producer: KafkaProducer | None = None
+        self.last_offsets: dict[tuple[str, int], int] = {}
+
+    # ------------------------------------------------------------ position
+    def position(self) -> tuple[int, str | None]:
+        row = self.db.fetchone("SELECT notification_id, broker_epoch FROM relay_position WHERE name = %s", (RELAY_NAME,))
+        return (int(row[0]), row[1]) if row else (0, None)
+
+    def _save(self, position: int, epoch: str | None, partitions: dict[tuple[str, int], int]) -> None:
+        with self.db.transaction() as cur:
+            cur.execute(
+                "INSERT INTO relay_position (name, notification_id, broker_epoch) VALUES (%s, %s, %s) "
+                "ON CONFLICT (name) DO UPDATE SET notification_id = EXCLUDED.notification_id, "
+                "broker_epoch = EXCLUDED.broker_epoch, updated_at = now()",
+                (RELAY_NAME, position, epoch),
+            )
+            for (topic, partition), last_id in partitions.items():
+                cur.execute(
+                    "INSERT INTO relay_partitions (topic, partition, last_notification_id) VALUES (%s, %s, %s) "
+                    "ON CONFLICT (topic, partition) DO UPDATE SET last_notification_id = "
+                    "greatest(relay_partitions.last_notification_id, EXCLUDED.last_notification_id)",
+                    (topic, partition, last_id),
+                )
+
+    # ------------------------------------------------------------ broker
+    def connect(self) -> None:
+        """Make sure the topics exist; if the broker came back empty, publish everything again."""
+        created = ensure_topics(self.bootstrap, ALL, PARTITIONS)
+        position, epoch = self.position()
+        ends = topic_end_offsets(self.bootstrap, ALL)
+        empty = sum(ends.values()) == 0
+        if position > 0 and (created or empty or epoch is None):
+            log.warning("the broker has none of the %d events published before: publishing them again", position)
+            self._save(0, str(uuid.uuid4()), {})
+        elif epoch is None:
+            self._save(position, str(uuid.uuid4()), {})
+        self.last_offsets = {tp: end - 1 for tp, end in ends.items()}
+        if self.producer is None:
+            self.producer = KafkaProducer(
+                bootstrap_servers=self.bootstrap,
+                client_id="recur-relay",
+                acks="all",
+                linger_ms=2,
+                retries=5,
+                enable_idempotence=False,  # a restarted empty broker would reject old sequence numbers
+                max_in_flight_requests_per_connection=1,  # keeps per-partition order across retries
+                allow_auto_create_topics=False,  # topics are made with the right partition count
+                max_block_ms=10000,
+                compression_type=None,
+            )
+
+    def close(self) -> None:
+        if self.producer is not None:
+            self.producer.close(timeout=5)
+            self.producer = None
+
+    # ------------------------------------------------------------ publishing
+    def publish_batch(self, limit: int = BATCH) -> int:
+        """Publish the next events after our position; returns how many were published."""
+        assert self.producer is not None
+        position, epoch = self.position()
+        notifications = self.events.recorder.select_notifications(position + 1, limit)
+        if not notifications:
+            return 0
+        futures = []
+        for notification in notifications:
+            public = self.encoder.encode(notification)
+            future = self.producer.send(public.topic, key=public.key, value=public.value, headers=public.headers)
+            futures.append((notification.id, future))
+        self.producer.flush(timeout=30)
+        partitions: dict[tuple[str, int], int] = {}
+        for notification_id, future in futures:
+            metadata = future.get(timeout=30)
+            tp = (metadata.topic, metadata.partition)
+            if metadata.offset <= self.last_offsets.get(tp, -1):
+                raise BrokerResetError(f"{tp} acknowledged offset {metadata.offset}, behind {self.last_offsets[tp]}")
+            self.last_offsets[tp] = metadata.offset
+            partitions[tp] = notification_id
+        self._save(notifications[-1].id, epoch, partitions)
+        return len(notifications)
+
+    def run(self, stop: Callable[[], bool], database_url: str) -> None:
+        """Publish until told to stop, waking on the event store's NOTIFY or every half second."""
+        listener = _listen(database_url, self.events.recorder.channel_name)  # type: ignore[attr-defined]
+        while not stop():
+            try:
+                if self.producer is None:
+                    self.connect()
+                while self.publish_batch() and not stop():
+                    pass
+            except (KafkaError, BrokerResetError) as error:
+                log.warning("relay: broker trouble (%s); reconnecting", error)
+                self.close()
+                time.sleep(0.5)
+                continue
+            if select.select([listener], [], [], 0.5)[0]:
+                listener.poll()
+                listener.notifies.clear()
+        listener.close()
+        self.close()
+
+
+def _listen(database_url: str, channel: str) -> psycopg2.extensions.connection:
+    conn = psycopg2.connect(database_url)
+    conn.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
+    with conn.cursor() as cur:
+        cur.execute(f'LISTEN "{channel}"')
+    return conn

@@ -1,0 +1,39 @@
+"""The Flask app factory: nothing is built at import time."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from flask import Flask, Response, g, request
+
+from recur.commands.services import Services
+from recur.http import catalog, operations, sandbox, subscriptions
+from recur.http.errors import register_error_handlers
+from recur.http.idempotency import register_idempotency
+
+log = logging.getLogger("recur.http")
+
+
+def create_app(services: Services) -> Flask:
+    app = Flask("recur")
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["recur"] = services
+
+    @app.before_request
+    def assign_request_id() -> None:
+        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+
+    @app.after_request
+    def echo_request_id(response: Response) -> Response:
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        return response
+
+    register_error_handlers(app)
+    register_idempotency(app)
+    app.register_blueprint(operations.bp)
+    app.register_blueprint(catalog.bp)
+    app.register_blueprint(subscriptions.bp)
+    if services.settings.sandbox:
+        app.register_blueprint(sandbox.bp)
+    return app

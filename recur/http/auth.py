@@ -1,0 +1,73 @@
+"""Credentials: the admin token, a producer's API key, or a subscriber's token."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from flask import current_app, g, request
+
+from recur.commands.catalog import producer_for_api_key
+from recur.commands.subscriptions import subscription_for_token
+from recur.domain.actor import Actor
+from recur.http.errors import forbidden_action, unauthorized
+
+
+@dataclass(frozen=True)
+class Caller:
+    kind: str  # admin | producer | subscriber
+    id: str
+    producer_id: str | None  # the tenant a producer or subscriber is confined to; None for admin
+    subscription_id: str | None = None
+
+    @property
+    def scope(self) -> str | None:
+        return self.producer_id
+
+    def actor(self) -> Actor:
+        return Actor(kind=self.kind, id=self.id, request_id=g.get("request_id", ""))
+
+
+def _bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return None
+    return header[7:].strip() or None
+
+
+def current_caller() -> Caller:
+    if "caller" in g:
+        caller: Caller = g.caller
+        return caller
+    token = _bearer()
+    if token is None:
+        raise unauthorized()
+    services = current_app.extensions["recur"]
+    admin_token = services.settings.admin_token
+    caller = None
+    if admin_token and secrets.compare_digest(token.encode(), admin_token.encode()):
+        caller = Caller("admin", "admin", None)
+    elif token.startswith("rk_"):
+        producer = producer_for_api_key(services, token)
+        if producer is not None:
+            caller = Caller("producer", str(producer.id), str(producer.id))
+    elif token.startswith("st_"):
+        sub = subscription_for_token(services, token)
+        if sub is not None:
+            caller = Caller("subscriber", str(sub.id), str(sub.producer_id), str(sub.id))
+    if caller is None:
+        raise unauthorized("the token is not valid: check the admin token, api_key or subscriber_token you send")
+    g.caller = caller
+    return caller
+
+
+def require(*kinds: str) -> Caller:
+    caller = current_caller()
+    if caller.kind not in kinds:
+        raise forbidden_action(f"this endpoint is for {' or '.join(kinds)} credentials")
+    return caller
+
+
+def check_subscription_access(caller: Caller, subscription_id: str) -> None:
+    if caller.kind == "subscriber" and caller.subscription_id != subscription_id:
+        raise forbidden_action("no such subscription (or it is not yours)")

@@ -1,0 +1,152 @@
+"""Producers, products, plans and offers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, request
+from marshmallow import Schema, fields, validate
+
+from recur.commands import catalog as commands
+from recur.commands.catalog import owned
+from recur.domain.catalog import Offer, Plan, Product
+from recur.http.auth import require
+from recur.http.errors import ApiError
+from recur.http.pagination import decode_cursor, encode_cursor, page_limit
+from recur.http.schemas import PERIODICITIES, MoneySchema, RetryPolicySchema, load
+from recur.http.views import iso, offer_view, plan_view, product_view
+
+bp = Blueprint("catalog", __name__)
+
+
+class ProducerSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    email = fields.Email(required=True)
+
+
+class ProductSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    producer_id = fields.UUID(load_default=None)
+
+
+class PlanSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    periodicity = fields.String(required=True, validate=validate.OneOf(PERIODICITIES))
+    price = fields.Nested(MoneySchema, required=True)
+    trial_days = fields.Integer(strict=True, load_default=0, validate=validate.Range(min=0, max=365))
+    max_installments = fields.Integer(strict=True, load_default=1, validate=validate.Range(min=1, max=12))
+    retry_policy = fields.Nested(RetryPolicySchema, load_default=dict)
+    renewal_reminder_days = fields.Integer(strict=True, allow_none=True, load_default=None, validate=validate.Range(1, 60))
+
+
+class PlanPatchSchema(Schema):
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    price = fields.Nested(MoneySchema)
+    retry_policy = fields.Nested(RetryPolicySchema)
+    renewal_reminder_days = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 60))
+
+
+class OfferSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    price = fields.Nested(MoneySchema, required=True)
+
+
+class OfferPatchSchema(Schema):
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    price = fields.Nested(MoneySchema)
+
+
+def services() -> Any:
+    return current_app.extensions["recur"]
+
+
+@bp.post("/v1/producers")
+def register_producer() -> tuple[dict[str, Any], int]:
+    caller = require("admin")
+    data = load(ProducerSchema(), request.get_json())
+    producer, api_key = commands.register_producer(services(), str(data["name"]), str(data["email"]), caller.actor())
+    return {"id": str(producer.id), "name": producer.name, "email": producer.email, "api_key": api_key}, 201
+
+
+@bp.post("/v1/products")
+def create_product() -> tuple[dict[str, Any], int]:
+    caller = require("producer", "admin")
+    data = load(ProductSchema(), request.get_json())
+    producer_id = caller.producer_id or (str(data["producer_id"]) if data.get("producer_id") else None)
+    if producer_id is None:
+        raise ApiError(422, "validation-error", "Invalid request", "admin must say for which producer: producer_id",
+                       {"producer_id": ["required for admin credentials"]})
+    product = commands.create_product(services(), producer_id, str(data["name"]), caller.actor())
+    return product_view(product), 201
+
+
+@bp.get("/v1/products")
+def list_products() -> dict[str, Any]:
+    caller = require("producer", "admin")
+    limit = page_limit()
+    after = decode_cursor(request.args.get("cursor"))
+    sql = "SELECT id, producer_id, name, created_at FROM rm_products WHERE true"
+    params: list[Any] = []
+    if caller.producer_id:
+        sql += " AND producer_id = %s"
+        params.append(caller.producer_id)
+    elif request.args.get("producer_id"):
+        sql += " AND producer_id = %s"
+        params.append(request.args["producer_id"])
+    if after:
+        sql += " AND (created_at, id) > (%s::timestamptz, %s::uuid)"
+        params.extend(after)
+    sql += " ORDER BY created_at, id LIMIT %s"
+    params.append(limit + 1)
+    rows = services().db.fetchall(sql, params)
+    items = [{"id": str(r[0]), "producer_id": str(r[1]), "name": r[2], "created_at": iso(r[3])} for r in rows[:limit]]
+    next_cursor = encode_cursor(rows[limit - 1][3], rows[limit - 1][0]) if len(rows) > limit else None
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@bp.get("/v1/products/<product_id>")
+def get_product(product_id: str) -> dict[str, Any]:
+    caller = require("producer", "admin")
+    return product_view(owned(services(), product_id, Product, caller.scope))
+
+
+@bp.post("/v1/products/<product_id>/plans")
+def define_plan(product_id: str) -> tuple[dict[str, Any], int]:
+    caller = require("producer", "admin")
+    data = load(PlanSchema(), request.get_json())
+    plan = commands.define_plan(services(), product_id, caller.scope, data, caller.actor())
+    return plan_view(plan), 201
+
+
+@bp.get("/v1/plans/<plan_id>")
+def get_plan(plan_id: str) -> dict[str, Any]:
+    caller = require("producer", "admin", "subscriber")
+    return plan_view(owned(services(), plan_id, Plan, caller.scope))
+
+
+@bp.patch("/v1/plans/<plan_id>")
+def revise_plan(plan_id: str) -> dict[str, Any]:
+    caller = require("producer", "admin")
+    data = load(PlanPatchSchema(), request.get_json())
+    return plan_view(commands.revise_plan(services(), plan_id, caller.scope, data, caller.actor()))
+
+
+@bp.post("/v1/plans/<plan_id>/offers")
+def create_offer(plan_id: str) -> tuple[dict[str, Any], int]:
+    caller = require("producer", "admin")
+    data = load(OfferSchema(), request.get_json())
+    offer = commands.create_offer(services(), plan_id, caller.scope, str(data["name"]), data["price"], caller.actor())  # type: ignore[arg-type]
+    return offer_view(offer), 201
+
+
+@bp.get("/v1/offers/<offer_id>")
+def get_offer(offer_id: str) -> dict[str, Any]:
+    caller = require("producer", "admin")
+    return offer_view(owned(services(), offer_id, Offer, caller.scope))
+
+
+@bp.patch("/v1/offers/<offer_id>")
+def revise_offer(offer_id: str) -> dict[str, Any]:
+    caller = require("producer", "admin")
+    data = load(OfferPatchSchema(), request.get_json())
+    return offer_view(commands.revise_offer(services(), offer_id, caller.scope, data, caller.actor()))

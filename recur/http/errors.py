@@ -1,0 +1,101 @@
+"""Every error is application/problem+json (RFC 9457) with a stable `type` and a `detail` that says
+what to do. Domain errors map to 409/422; nothing a client sends can produce a 500."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, json
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from recur.commands.app import ConcurrentModificationError, NotFoundError
+from recur.domain.errors import InvalidStateError, RuleViolationError
+
+log = logging.getLogger(__name__)
+TYPE_BASE = "https://recur.dev/problems/"
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, kind: str, title: str, detail: str, errors: dict[str, Any] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.kind, self.title, self.detail, self.errors = status, kind, title, detail, errors
+
+
+def problem(status: int, kind: str, title: str, detail: str, errors: dict[str, Any] | None = None) -> Response:
+    body: dict[str, Any] = {"type": TYPE_BASE + kind, "title": title, "status": status, "detail": detail}
+    if errors:
+        body["errors"] = errors
+    return Response(json.dumps(body), status=status, mimetype="application/problem+json")
+
+
+def unauthorized(detail: str = "send Authorization: Bearer <admin token, producer api_key or subscriber_token>") -> ApiError:
+    return ApiError(401, "unauthorized", "Missing or invalid credentials", detail)
+
+
+def not_found(what: str = "resource") -> ApiError:
+    return ApiError(404, "not-found", "Not found", f"no such {what} (or it is not yours)")
+
+
+def forbidden_action(detail: str) -> ApiError:
+    """An action these credentials may never take; reported as 404 so no id is confirmed."""
+    return ApiError(404, "not-found", "Not found", detail)
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def on_api_error(error: ApiError) -> Response:
+        return problem(error.status, error.kind, error.title, error.detail, error.errors)
+
+    @app.errorhandler(ValidationError)
+    def on_validation_error(error: ValidationError) -> Response:
+        messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
+        fields = ", ".join(sorted(_flatten(messages)))
+        return problem(422, "validation-error", "Invalid request", f"fix these fields: {fields}", messages)
+
+    @app.errorhandler(RuleViolationError)
+    def on_rule_violation(error: RuleViolationError) -> Response:
+        field = error.field or "_schema"
+        return problem(422, "rule-violation", "Invalid request", str(error), {field: [str(error)]})
+
+    @app.errorhandler(ConcurrentModificationError)
+    def on_conflict(error: ConcurrentModificationError) -> Response:
+        return problem(409, "concurrent-modification", "Concurrent modification", str(error))
+
+    @app.errorhandler(InvalidStateError)
+    def on_invalid_state(error: InvalidStateError) -> Response:
+        return problem(409, "invalid-state", "Not allowed in the current state", str(error))
+
+    @app.errorhandler(NotFoundError)
+    def on_not_found(error: NotFoundError) -> Response:
+        return problem(404, "not-found", "Not found", "no such resource (or it is not yours)")
+
+    @app.errorhandler(HTTPException)
+    def on_http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        if status == 400:
+            return problem(400, "malformed-request", "Malformed request", "the body must be valid JSON (Content-Type: application/json)")
+        return problem(status, (error.name or "error").lower().replace(" ", "-"), error.name or "Error", error.description or "")
+
+    @app.errorhandler(Exception)
+    def on_unexpected(error: Exception) -> Response:
+        import psycopg
+        import psycopg2
+
+        if isinstance(error, psycopg.OperationalError | psycopg2.OperationalError | psycopg2.InterfaceError):
+            log.error("database unavailable: %s", error)
+            return problem(503, "dependency-down", "Service unavailable", "the database is unreachable; retry shortly")
+        log.exception("unexpected error")
+        return problem(500, "internal-error", "Internal error", "an unexpected error occurred; it was logged")
+
+
+def _flatten(messages: dict[str, Any], prefix: str = "") -> list[str]:
+    names: list[str] = []
+    for key, value in messages.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            names.extend(_flatten(value, name + "."))
+        else:
+            names.append(name)
+    return names

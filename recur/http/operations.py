@@ -1,0 +1,57 @@
+"""Health, readiness and billing runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, json
+
+from recur.commands.scheduler import run_due
+from recur.http.auth import require
+from recur.http.errors import problem
+
+bp = Blueprint("operations", __name__)
+
+
+def services() -> Any:
+    return current_app.extensions["recur"]
+
+
+@bp.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@bp.get("/readyz")
+def readyz() -> Response:
+    checks: dict[str, str] = {}
+    try:
+        services().db.fetchone("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as error:  # noqa: BLE001 - any failure means not ready
+        checks["database"] = f"unreachable: {error.__class__.__name__}"
+    bootstrap = services().settings.kafka_bootstrap_servers
+    checks["broker"] = "ok" if bootstrap and _broker_reachable(bootstrap) else "unreachable"
+    if all(v == "ok" for v in checks.values()):
+        return Response(json.dumps({"status": "ready", "checks": checks}), mimetype="application/json")
+    response = problem(503, "dependency-down", "Not ready", "a dependency is unreachable: " + json.dumps(checks))
+    return response
+
+
+def _broker_reachable(bootstrap: str) -> bool:
+    import socket
+
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@bp.post("/v1/billing/run")
+def billing_run() -> dict[str, Any]:
+    require("admin")
+    report = run_due(services())
+    return {"examined": report.examined, "billed": report.billed, "skipped_locked": report.skipped_locked,
+            "errors": report.errors}

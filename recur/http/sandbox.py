@@ -1,0 +1,99 @@
+"""The sandbox: test cards, outcome queues, boleto payments and the shared clock.
+
+Mounted only with RECUR_SANDBOX=1; otherwise every path here is a 404.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from flask import Blueprint, current_app, request
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from recur.commands.billing import pay_boleto
+from recur.commands.gateway import UnknownCardTokenError
+from recur.commands.sandbox_gateway import OUTCOMES, InvalidCardNumberError
+from recur.commands.scheduler import advance_clock
+from recur.http.auth import require
+from recur.http.errors import ApiError, not_found
+from recur.http.schemas import load
+from recur.http.views import subscription_view
+
+bp = Blueprint("sandbox", __name__)
+
+
+class CardSchema(Schema):
+    number = fields.String(required=True, validate=validate.Regexp(r"^[0-9 ]{12,23}$", error="must be 12 to 19 digits"))
+    exp_month = fields.Integer(required=True, strict=True, validate=validate.Range(1, 12))
+    exp_year = fields.Integer(required=True, strict=True, validate=validate.Range(2000, 2100))
+    cvc = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{3,4}$", error="must be 3 or 4 digits"))
+
+
+class OutcomesSchema(Schema):
+    outcomes = fields.List(fields.String(validate=validate.OneOf(sorted(OUTCOMES))), required=True,
+                           validate=validate.Length(min=1, max=100))
+
+
+class AdvanceSchema(Schema):
+    days = fields.Integer(strict=True, validate=validate.Range(0, 3660))
+    hours = fields.Integer(strict=True, validate=validate.Range(0, 24 * 3660))
+    to = fields.AwareDateTime(default_timezone=timezone.utc)
+
+    @validates_schema
+    def one_target(self, data: dict[str, Any], **_: Any) -> None:
+        if not data:
+            raise ValidationError("give days, hours or to", "days")
+        if "to" in data and ("days" in data or "hours" in data):
+            raise ValidationError("give either to, or days/hours", "to")
+
+
+def services() -> Any:
+    return current_app.extensions["recur"]
+
+
+@bp.post("/v1/sandbox/card-tokens")
+def create_card_token() -> tuple[dict[str, Any], int]:
+    data = load(CardSchema(), request.get_json())
+    try:
+        card = services().gateway.tokenize(str(data["number"]), int(data["exp_month"]), int(data["exp_year"]))  # type: ignore[call-overload]
+    except InvalidCardNumberError as error:
+        raise ApiError(422, "validation-error", "Invalid card", f"{error}: check the number", {"number": [str(error)]}) from None
+    return {"token": card.token, "brand": card.brand, "last4": card.last4}, 201
+
+
+@bp.post("/v1/sandbox/card-tokens/<token>/outcomes")
+def queue_outcomes(token: str) -> tuple[dict[str, Any], int]:
+    data = load(OutcomesSchema(), request.get_json())
+    try:
+        services().gateway.queue_outcomes(token, list(data["outcomes"]))  # type: ignore[call-overload]
+    except UnknownCardTokenError:
+        raise not_found("card token") from None
+    return {"token": token, "queued": data["outcomes"]}, 201
+
+
+@bp.post("/v1/sandbox/boletos/<boleto_id>/pay")
+def pay(boleto_id: str) -> dict[str, Any]:
+    sub = pay_boleto(services(), boleto_id, {"kind": "system", "id": "bank", "request_id": ""})
+    if sub is None:
+        raise not_found("boleto")
+    return subscription_view(sub)
+
+
+@bp.get("/v1/sandbox/clock")
+def get_clock() -> dict[str, Any]:
+    return {"now": services().clock.now().isoformat()}
+
+
+@bp.post("/v1/sandbox/clock/advance")
+def advance() -> dict[str, Any]:
+    require("admin", "producer")
+    data = load(AdvanceSchema(), request.get_json())
+    s = services()
+    now: datetime = s.clock.now()
+    target = data.get("to") or now + timedelta(days=int(data.get("days", 0)), hours=int(data.get("hours", 0)))  # type: ignore[call-overload]
+    if target < now:  # type: ignore[operator]
+        raise ApiError(422, "validation-error", "Invalid request", "the sandbox clock only moves forward",
+                       {"to": [f"must not be before {now.isoformat()}"]})
+    steps = advance_clock(s, target)  # type: ignore[arg-type]
+    return {"now": s.clock.now().isoformat(), "steps": steps}

@@ -1,0 +1,22 @@
+"""Entry point for the production WSGI server: `gunicorn 'recur.http.wsgi:create()'`.
+
+Each worker builds its own services after the fork (pools must not cross processes).
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from recur.commands.services import build_services
+from recur.logs import configure_logging
+from recur.settings import Settings
+
+
+def create() -> Flask:
+    configure_logging("api")
+    settings = Settings.from_env()
+    if not settings.database_url:
+        raise SystemExit("RECUR_DATABASE_URL is not set: start recur with `recur up`, which sets it")
+    from recur.http.app import create_app
+
+    return create_app(build_services(settings, settings.database_url, pool_size=4))

@@ -1,0 +1,1 @@
+"""Read models: PostgreSQL tables through psycopg2, each fed by small idempotent handlers."""

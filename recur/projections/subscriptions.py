@@ -1,0 +1,93 @@
+"""The subscription list: one row per subscription, as producers filter and page through it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from recur.consumers.topics import SUBSCRIPTIONS
+from recur.projections.base import Projection
+
+subscriptions = Projection("subscriptions", [SUBSCRIPTIONS])
+
+
+def _touch(cur: Any, e: dict[str, Any], sets: str = "", params: tuple[Any, ...] = ()) -> None:
+    prefix = f"{sets}, " if sets else ""
+    cur.execute(
+        f"UPDATE rm_subscriptions SET {prefix}updated_at = %s, version = %s WHERE id = %s",
+        (*params, e["occurred_at"], e["version"], e["aggregate_id"]),
+    )
+
+
+@subscriptions.on("SubscriptionStarted")
+def when_subscription_started(cur: Any, e: dict[str, Any]) -> None:
+    d = e["data"]
+    terms, sub, pm = d["terms"], d["subscriber"], d["payment_method"]
+    cur.execute(
+        "INSERT INTO rm_subscriptions (id, code, producer_id, product_id, plan_id, offer_id, status, price_amount, currency, "
+        "periodicity, installments, subscriber_name, subscriber_email, subscriber_country, payment_type, payment_brand, "
+        "payment_last4, started_at, updated_at, version) "
+        "VALUES (%s,%s,%s,%s,%s,%s,'pending',%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (id) DO NOTHING",
+        (e["aggregate_id"], d["code"], d["producer_id"], d["product_id"], terms["plan_id"], terms["offer_id"],
+         terms["price"]["amount"], terms["price"]["currency"], terms["periodicity"], terms["installments"],
+         sub["name"], sub["email"], sub.get("country"), pm["type"], pm.get("brand"), pm.get("last4"),
+         d["started_at"], d["started_at"], e["version"]),
+    )
+
+
+@subscriptions.on("TrialStarted")
+def when_trial_started(cur: Any, e: dict[str, Any]) -> None:
+    _touch(cur, e, "status = 'trialing', trial_ends_at = %s", (e["data"]["trial_ends_at"],))
+
+
+@subscriptions.on("ChargeSucceeded")
+def when_charge_succeeded(cur: Any, e: dict[str, Any]) -> None:
+    d = e["data"]
+    _touch(cur, e, "status = %s, paid_recurrences = paid_recurrences + 1, total_paid = total_paid + %s",
+           (d["status"], d["amount"]))
+    terms = d.get("new_terms")
+    if terms:
+        cur.execute(
+            "UPDATE rm_subscriptions SET plan_id = %s, offer_id = %s, price_amount = %s, periodicity = %s, installments = %s WHERE id = %s",
+            (terms["plan_id"], terms["offer_id"], terms["price"]["amount"], terms["periodicity"], terms["installments"], e["aggregate_id"]),
+        )
+
+
+@subscriptions.on("ChargeFailed", "BoletoExpired")
+def when_charge_failed(cur: Any, e: dict[str, Any]) -> None:
+    _touch(cur, e, "status = %s", (e["data"]["status"],))
+
+
+@subscriptions.on("RetriesExhausted")
+def when_retries_exhausted(cur: Any, e: dict[str, Any]) -> None:
+    _touch(cur, e, "status = 'inactive'")
+
+
+@subscriptions.on("PaymentMethodChanged")
+def when_payment_method_changed(cur: Any, e: dict[str, Any]) -> None:
+    pm = e["data"]["payment_method"]
+    _touch(cur, e, "payment_type = %s, payment_brand = %s, payment_last4 = %s", (pm["type"], pm.get("brand"), pm.get("last4")))
+
+
+@subscriptions.on("PlanChanged")
+def when_plan_changed(cur: Any, e: dict[str, Any]) -> None:
+    # Before the first paid cycle the new plan applies at once; otherwise at renewal (ChargeSucceeded.new_terms).
+    terms = e["data"]["terms"]
+    cur.execute(
+        "UPDATE rm_subscriptions SET plan_id = %s, offer_id = %s, price_amount = %s, periodicity = %s, installments = %s "
+        "WHERE id = %s AND paid_recurrences = 0",
+        (terms["plan_id"], terms["offer_id"], terms["price"]["amount"], terms["periodicity"], terms["installments"], e["aggregate_id"]),
+    )
+    _touch(cur, e)
+
+
+@subscriptions.on("Cancelled")
+def when_cancelled(cur: Any, e: dict[str, Any]) -> None:
+    d = e["data"]
+    _touch(cur, e, "status = 'cancelled', cancelled_at = %s, cancellation_origin = %s, cancellation_reason = %s",
+           (d["at"], d["origin"], d.get("reason")))
+
+
+@subscriptions.on("ChargeAttempted", "RetryScheduled", "BoletoIssued", "BoletoPaid", "BillingDayChanged",
+                  "CancellationScheduled", "Rescheduled")
+def when_anything_else(cur: Any, e: dict[str, Any]) -> None:
+    _touch(cur, e)

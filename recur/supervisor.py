@@ -1,0 +1,184 @@
+"""`recur up`: start what is not external, then the API, relay, consumer and scheduler as
+separate processes; write runtime.json once all are ready; stop everything on Ctrl-C/SIGTERM."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from recur.db import migrate
+from recur.settings import Settings
+
+log = logging.getLogger("recur.up")
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Children get SIGTERM if the supervisor dies, even by SIGKILL: no orphans."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    api_workers: int = 3
+    children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    postgres: object | None = None
+    broker: object | None = None
+    stopping: bool = False
+
+    # ---------------------------------------------------------- infrastructure
+    def start_infrastructure(self) -> Settings:
+        data_dir = self.settings.data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        settings = self.settings
+        if not settings.database_url:
+            from recur.embedded.postgres import create_database, start_embedded_postgres
+
+            pg = start_embedded_postgres(data_dir / "pg")
+            self.postgres = pg
+            settings = settings.with_(database_url=create_database(pg.url, "recur"))
+            log.info("embedded PostgreSQL at %s (data in %s)", settings.database_url, data_dir / "pg")
+        else:
+            log.info("PostgreSQL at %s", _redact(settings.database_url))
+        if not settings.kafka_bootstrap_servers:
+            from recur.embedded.broker import start_embedded_broker
+
+            broker = start_embedded_broker(log_path=data_dir / "broker.log")
+            self.broker = broker
+            settings = settings.with_(kafka_bootstrap_servers=broker.bootstrap_servers)
+            log.info("embedded Kafka-protocol broker (tansu, memory only) at %s", broker.bootstrap_servers)
+        else:
+            log.info("Kafka at %s", settings.kafka_bootstrap_servers)
+        assert settings.database_url and settings.kafka_bootstrap_servers
+        applied = migrate(settings.database_url)
+        if applied:
+            log.info("applied migrations: %s", ", ".join(applied))
+        from recur.commands.app import open_event_store
+        from recur.consumers.topics import ALL, PARTITIONS
+        from recur.embedded.topics import ensure_topics
+
+        open_event_store(settings.database_url, 1).close()  # creates the event table once, before the workers race to
+        ensure_topics(settings.kafka_bootstrap_servers, ALL, PARTITIONS)
+        self.settings = settings
+        return settings
+
+    # --------------------------------------------------------------- processes
+    def spawn(self, name: str, argv: list[str]) -> None:
+        env = {**os.environ, **self.settings.as_env(), "PYTHONUNBUFFERED": "1"}
+        self.children[name] = subprocess.Popen(argv, env=env, preexec_fn=_die_with_parent)  # noqa: PLW1509
+        log.info("started %s (pid %d)", name, self.children[name].pid)
+
+    def start_processes(self) -> None:
+        py = sys.executable
+        self.spawn("api", [
+            py, "-m", "gunicorn", "--workers", str(self.api_workers), "--bind", f"127.0.0.1:{self.settings.port}",
+            "--worker-class", "gthread", "--threads", "4", "--graceful-timeout", "5", "--access-logfile", "-",
+            "--access-logformat", 'api %(h)s "%(r)s" %(s)s %(L)ss', "recur.http.wsgi:create()",
+        ])
+        self.spawn("relay", [py, "-m", "recur.cli", "worker", "relay"])
+        self.spawn("consumer", [py, "-m", "recur.cli", "worker", "consumer"])
+        self.spawn("scheduler", [py, "-m", "recur.cli", "worker", "scheduler"])
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        url = f"http://127.0.0.1:{self.settings.port}/readyz"
+        while time.monotonic() < deadline:
+            self.check_children()
+            try:
+                with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback only
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"the API did not become ready at {url} within {timeout:.0f}s")
+
+    def check_children(self) -> None:
+        for name, child in self.children.items():
+            code = child.poll()
+            if code is not None and not self.stopping:
+                raise RuntimeError(f"{name} exited with code {code}; see its log lines above")
+
+    def write_runtime(self) -> Path:
+        path = self.settings.data_dir / "runtime.json"
+        runtime = {
+            "api_url": f"http://127.0.0.1:{self.settings.port}",
+            "database_url": self.settings.database_url,
+            "kafka_bootstrap_servers": self.settings.kafka_bootstrap_servers,
+            "pid": os.getpid(),
+        }
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(runtime, indent=2))
+        tmp.replace(path)
+        return path
+
+    def stop(self) -> None:
+        self.stopping = True
+        (self.settings.data_dir / "runtime.json").unlink(missing_ok=True)
+        for child in self.children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for name, child in self.children.items():
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop in 10s; killing it", name)
+                child.kill()
+                child.wait()
+        if self.broker is not None:
+            self.broker.stop()  # type: ignore[attr-defined]
+            log.info("stopped the embedded broker")
+        if self.postgres is not None:
+            self.postgres.stop()  # type: ignore[attr-defined]
+            log.info("stopped embedded PostgreSQL")
+
+
+def _redact(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@")
+    return url
+
+
+def up(settings: Settings) -> int:
+    stack = Stack(settings)
+    stop_requested = {"signal": 0}
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop_requested["signal"] = signum
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    code = 0
+    try:
+        stack.start_infrastructure()
+        stack.start_processes()
+        stack.wait_ready()
+        path = stack.write_runtime()
+        log.info("recur is up: API at http://127.0.0.1:%d (runtime in %s); Ctrl-C stops it", stack.settings.port, path)
+        while not stop_requested["signal"]:
+            stack.check_children()
+            time.sleep(0.2)
+        log.info("stopping (signal %d)", stop_requested["signal"])
+    except Exception as error:  # noqa: BLE001 - report, stop what we started, exit non-zero
+        log.error("recur up failed: %s", error)
+        code = 1
+    finally:
+        stack.stop()
+    return code

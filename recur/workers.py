@@ -1,0 +1,77 @@
+"""The long-running worker loops `recur up` starts as separate processes: relay, consumer, scheduler."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from types import FrameType
+
+from recur.commands.scheduler import run_due
+from recur.commands.services import build_services
+from recur.consumers.relay import Relay
+from recur.consumers.runner import ConsumerRunner
+from recur.db import Database
+from recur.projections.registry import PROJECTIONS
+from recur.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class StopFlag:
+    """Set by SIGTERM/SIGINT so loops finish their current batch and exit cleanly."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+        signal.signal(signal.SIGTERM, self._set)
+        signal.signal(signal.SIGINT, self._set)
+
+    def _set(self, signum: int, frame: FrameType | None) -> None:
+        self.stopped = True
+
+    def __call__(self) -> bool:
+        return self.stopped
+
+
+def _require(settings: Settings) -> tuple[str, str]:
+    if not settings.database_url or not settings.kafka_bootstrap_servers:
+        raise SystemExit("RECUR_DATABASE_URL and RECUR_KAFKA_BOOTSTRAP_SERVERS must be set (recur up sets them)")
+    return settings.database_url, settings.kafka_bootstrap_servers
+
+
+def run_relay(settings: Settings) -> None:
+    database_url, bootstrap = _require(settings)
+    stop = StopFlag()
+    from recur.commands.app import open_event_store
+
+    relay = Relay(open_event_store(database_url, 2), Database(database_url, 2), bootstrap)
+    log.info("relay publishing to %s", bootstrap)
+    relay.run(stop, database_url)
+
+
+def run_consumer(settings: Settings) -> None:
+    database_url, bootstrap = _require(settings)
+    stop = StopFlag()
+    runner = ConsumerRunner(Database(database_url, 2), bootstrap, list(PROJECTIONS.values()))
+    log.info("consumer feeding projections %s", ", ".join(PROJECTIONS))
+    runner.run(stop)
+
+
+def run_scheduler(settings: Settings, interval: float = 1.0) -> None:
+    """Bill what is due, every `interval` seconds. In the sandbox the clock stands still, so this
+    only bills what a clock advance or a card change made due."""
+    database_url, _ = _require(settings)
+    stop = StopFlag()
+    services = build_services(settings, database_url, pool_size=2)
+    log.info("billing scheduler running every %.1fs", interval)
+    while not stop():
+        try:
+            report = run_due(services)
+            if report.examined:
+                log.info("billed %d of %d due subscriptions", report.billed, report.examined)
+        except Exception:
+            log.exception("scheduler pass failed; retrying")
+        deadline = time.monotonic() + interval
+        while not stop() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    services.close()
