@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -16,12 +16,18 @@ def main() -> None:
     pass
 
 
-@main.command(help="Start recur: embedded PostgreSQL and Kafka broker unless RECUR_DATABASE_URL / "
-              "RECUR_KAFKA_BOOTSTRAP_SERVERS point elsewhere, then the HTTP API, relay, projection consumer "
-              "and billing scheduler. Ctrl-C stops everything.")
+@main.command(
+    help="Start recur: embedded PostgreSQL and Kafka broker unless RECUR_DATABASE_URL / "
+    "RECUR_KAFKA_BOOTSTRAP_SERVERS point elsewhere, then the HTTP API, relay, projection consumer "
+    "and billing scheduler. Ctrl-C stops everything."
+)
 @click.option("--port", type=int, default=None, help="HTTP port on 127.0.0.1 (default RECUR_PORT or 8000).")
-@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
-              help="Where embedded PostgreSQL keeps its data and runtime.json is written (default RECUR_DATA_DIR or .recur).")
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where embedded PostgreSQL keeps its data and runtime.json is written (default RECUR_DATA_DIR or .recur).",
+)
 @click.option("--workers", type=int, default=3, show_default=True, help="API worker processes.")
 def up(port: int | None, data_dir: Path | None, workers: int) -> None:
     configure_logging("up")
@@ -33,7 +39,8 @@ def up(port: int | None, data_dir: Path | None, workers: int) -> None:
     if not settings.admin_token:
         settings = settings.with_(admin_token=generate_admin_token())
         click.echo(f"RECUR_ADMIN_TOKEN was not set; admin token for this run: {settings.admin_token}", err=True)
-    from recur.supervisor import Stack, up as run_up
+    from recur.supervisor import Stack
+    from recur.supervisor import up as run_up
 
     Stack.api_workers = workers
     raise SystemExit(run_up(settings))
@@ -69,8 +76,12 @@ def scheduler() -> None:
 
 
 @main.command(help="Bill everything due now (or, in the sandbox, advance the clock to --until, billing on the way).")
-@click.option("--until", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), default=None,
-              help="Sandbox only: move the sandbox clock to this UTC instant, running what falls due in time order.")
+@click.option(
+    "--until",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    default=None,
+    help="Sandbox only: move the sandbox clock to this UTC instant, running what falls due in time order.",
+)
 def bill(until: datetime | None) -> None:
     configure_logging("bill")
     settings = Settings.from_env()
@@ -84,7 +95,7 @@ def bill(until: datetime | None) -> None:
         if until is not None:
             if not settings.sandbox:
                 raise click.UsageError("--until moves the sandbox clock: set RECUR_SANDBOX=1")
-            steps = advance_clock(services, until.replace(tzinfo=timezone.utc))
+            steps = advance_clock(services, until.replace(tzinfo=UTC))
             click.echo(f"clock at {services.clock.now().isoformat()} after {steps} billing steps")
         else:
             report = run_due(services)
@@ -99,9 +110,11 @@ def migrate() -> None:
     settings = Settings.from_env()
     if not settings.database_url:
         raise click.UsageError("RECUR_DATABASE_URL is not set")
+    from recur.commands.app import open_event_store
     from recur.db import migrate as run_migrations
 
     applied = run_migrations(settings.database_url)
+    open_event_store(settings.database_url, 1, create_table=True).close()
     click.echo("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
 
 

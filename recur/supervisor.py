@@ -3,6 +3,7 @@ separate processes; write runtime.json once all are ready; stop everything on Ct
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import logging
@@ -16,19 +17,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+from recur import readiness
 from recur.db import migrate
 from recur.settings import Settings
 
 log = logging.getLogger("recur.up")
 PR_SET_PDEATHSIG = 1
+WORKERS = ["relay", "consumer", "scheduler"]
 
 
 def _die_with_parent() -> None:
     """Children get SIGTERM if the supervisor dies, even by SIGKILL: no orphans."""
-    try:
+    with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
 
 
 @dataclass
@@ -71,7 +72,7 @@ class Stack:
         from recur.consumers.topics import ALL, PARTITIONS
         from recur.embedded.topics import ensure_topics
 
-        open_event_store(settings.database_url, 1).close()  # creates the event table once, before the workers race to
+        open_event_store(settings.database_url, 1, create_table=True).close()  # creates the event table once, before the workers race to
         ensure_topics(settings.kafka_bootstrap_servers, ALL, PARTITIONS)
         self.settings = settings
         return settings
@@ -83,12 +84,31 @@ class Stack:
         log.info("started %s (pid %d)", name, self.children[name].pid)
 
     def start_processes(self) -> None:
+        readiness.reset(self.settings)
         py = sys.executable
-        self.spawn("api", [
-            py, "-m", "gunicorn", "--workers", str(self.api_workers), "--bind", f"127.0.0.1:{self.settings.port}",
-            "--worker-class", "gthread", "--threads", "4", "--graceful-timeout", "5", "--access-logfile", "-",
-            "--access-logformat", 'api %(h)s "%(r)s" %(s)s %(L)ss', "recur.http.wsgi:create()",
-        ])
+        self.spawn(
+            "api",
+            [
+                py,
+                "-m",
+                "gunicorn",
+                "--workers",
+                str(self.api_workers),
+                "--bind",
+                f"127.0.0.1:{self.settings.port}",
+                "--worker-class",
+                "gthread",
+                "--threads",
+                "4",
+                "--graceful-timeout",
+                "5",
+                "--access-logfile",
+                "-",
+                "--access-logformat",
+                'api %(h)s "%(r)s" %(s)s %(L)ss',
+                "recur.http.wsgi:create()",
+            ],
+        )
         self.spawn("relay", [py, "-m", "recur.cli", "worker", "relay"])
         self.spawn("consumer", [py, "-m", "recur.cli", "worker", "consumer"])
         self.spawn("scheduler", [py, "-m", "recur.cli", "worker", "scheduler"])
@@ -98,6 +118,9 @@ class Stack:
         url = f"http://127.0.0.1:{self.settings.port}/readyz"
         while time.monotonic() < deadline:
             self.check_children()
+            if readiness.missing(self.settings, WORKERS):
+                time.sleep(0.1)
+                continue
             try:
                 with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback only
                     if response.status == 200:
@@ -105,7 +128,8 @@ class Stack:
             except OSError:
                 pass
             time.sleep(0.2)
-        raise TimeoutError(f"the API did not become ready at {url} within {timeout:.0f}s")
+        waiting = readiness.missing(self.settings, WORKERS) or ["the API at " + url]
+        raise TimeoutError(f"not ready within {timeout:.0f}s: {', '.join(waiting)}")
 
     def check_children(self) -> None:
         for name, child in self.children.items():

@@ -13,6 +13,7 @@ from recur.consumers.relay import Relay
 from recur.consumers.runner import ConsumerRunner
 from recur.db import Database
 from recur.projections.registry import PROJECTIONS
+from recur.readiness import mark_ready
 from recur.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,9 @@ def run_relay(settings: Settings) -> None:
     from recur.commands.app import open_event_store
 
     relay = Relay(open_event_store(database_url, 2), Database(database_url, 2), bootstrap)
+    relay.connect()
     log.info("relay publishing to %s", bootstrap)
+    mark_ready(settings, "relay")
     relay.run(stop, database_url)
 
 
@@ -53,7 +56,9 @@ def run_consumer(settings: Settings) -> None:
     database_url, bootstrap = _require(settings)
     stop = StopFlag()
     runner = ConsumerRunner(Database(database_url, 2), bootstrap, list(PROJECTIONS.values()))
+    runner.wait_for_assignment(stop)
     log.info("consumer feeding projections %s", ", ".join(PROJECTIONS))
+    mark_ready(settings, "consumer")
     runner.run(stop)
 
 
@@ -64,6 +69,7 @@ def run_scheduler(settings: Settings, interval: float = 1.0) -> None:
     stop = StopFlag()
     services = build_services(settings, database_url, pool_size=2)
     log.info("billing scheduler running every %.1fs", interval)
+    mark_ready(settings, "scheduler")
     while not stop():
         try:
             report = run_due(services)

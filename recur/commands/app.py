@@ -22,7 +22,7 @@ class NotFoundError(Exception):
     """Unknown id, or one that belongs to another tenant (the two are never told apart)."""
 
 
-def event_store_env(database_url: str, pool_size: int = 5) -> dict[str, str]:
+def event_store_env(database_url: str, pool_size: int = 5, create_table: bool = False) -> dict[str, str]:
     """eventsourcing's PostgreSQL settings from one libpq URL.
 
     POSTGRES_ENABLE_DB_FUNCTIONS stays off: with concurrent writers its notification feed was
@@ -41,6 +41,8 @@ def event_store_env(database_url: str, pool_size: int = 5) -> dict[str, str]:
         "POSTGRES_MAX_OVERFLOW": "2",
         "POSTGRES_CONN_MAX_AGE": "",
         "POSTGRES_ENABLE_DB_FUNCTIONS": "",
+        # Only `recur up` / `recur migrate` create the table: concurrent DDL from many workers clashes.
+        "CREATE_TABLE": "y" if create_table else "n",
     }
 
 
@@ -67,5 +69,5 @@ class RecurEvents(Application[UUID]):
             raise ConcurrentModificationError("the resource was modified concurrently; retry the request") from error
 
 
-def open_event_store(database_url: str, pool_size: int = 5) -> RecurEvents:
-    return RecurEvents(env=event_store_env(database_url, pool_size))
+def open_event_store(database_url: str, pool_size: int = 5, create_table: bool = False) -> RecurEvents:
+    return RecurEvents(env=event_store_env(database_url, pool_size, create_table))

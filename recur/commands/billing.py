@@ -42,8 +42,11 @@ def finish_charge(s: Services, sub_id: str, request: ChargeRequest, actor: Actor
             sub.record_charge_refused(request.key, result.reason or "declined", now, actor)
         try:
             s.events.store(sub)
-            log.info("charge %s: %s", request.key, "boleto issued" if isinstance(result, BoletoResult) else
-                     ("approved" if result.approved else f"refused ({result.reason})"))
+            log.info(
+                "charge %s: %s",
+                request.key,
+                "boleto issued" if isinstance(result, BoletoResult) else ("approved" if result.approved else f"refused ({result.reason})"),
+            )
             return sub
         except ConcurrentModificationError:
             continue

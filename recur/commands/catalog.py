@@ -68,9 +68,7 @@ def define_plan(s: Services, product_id: str, caller_producer_id: str | None, fi
         price=Money.from_dict(fields["price"]),
         trial_days=fields.get("trial_days", 0),
         max_installments=fields.get("max_installments", 1),
-        retry_policy=RetryPolicy(
-            policy.get("max_retries", 5), policy.get("window_days", 15), policy.get("reset_billing_date", False)
-        ),
+        retry_policy=RetryPolicy(policy.get("max_retries", 5), policy.get("window_days", 15), policy.get("reset_billing_date", False)),
         renewal_reminder_days=fields.get("renewal_reminder_days"),
         actor=actor,
     )

@@ -4,7 +4,7 @@ between advances."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Protocol
 
 from recur.db import Database
@@ -16,7 +16,7 @@ class Clock(Protocol):
 
 class SystemClock:
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class SandboxClock:
@@ -33,7 +33,7 @@ class SandboxClock:
             )
             assert row is not None
         moment: datetime = row[0]
-        return moment.astimezone(timezone.utc)
+        return moment.astimezone(UTC)
 
     def set(self, moment: datetime) -> None:
         """Move the clock; it never goes backwards (history already happened)."""

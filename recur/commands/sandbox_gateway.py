@@ -19,8 +19,17 @@ TEST_CARDS = {
     "4000000000000069": "expired_card",
 }
 OUTCOMES = frozenset(
-    {"approved", "card_declined", "insufficient_funds", "stolen_card", "lost_card", "expired_card",
-     "invalid_account", "processing_error", "do_not_honor"}
+    {
+        "approved",
+        "card_declined",
+        "insufficient_funds",
+        "stolen_card",
+        "lost_card",
+        "expired_card",
+        "invalid_account",
+        "processing_error",
+        "do_not_honor",
+    }
 )
 
 
@@ -91,9 +100,7 @@ class SandboxGateway:
             card = cur.fetchone()
             if card is None:
                 raise UnknownCardTokenError(token)
-            cur.execute(
-                "SELECT outcome, charge_id FROM gateway_charges WHERE idempotency_key = %s", (idempotency_key,)
-            )
+            cur.execute("SELECT outcome, charge_id FROM gateway_charges WHERE idempotency_key = %s", (idempotency_key,))
             row = cur.fetchone()
             if row is None:
                 cur.execute(

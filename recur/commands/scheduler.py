@@ -37,9 +37,7 @@ def run_due(s: Services, now: datetime | None = None, limit: int = 1000) -> RunR
     """Bill every subscription whose next action is due at `now` (default: the clock's now)."""
     now = now or s.clock.now()
     report = RunReport()
-    rows = s.db.fetchall(
-        "SELECT subscription_id::text FROM rm_billing_schedule WHERE due_at <= %s ORDER BY due_at LIMIT %s", (now, limit)
-    )
+    rows = s.db.fetchall("SELECT subscription_id::text FROM rm_billing_schedule WHERE due_at <= %s ORDER BY due_at LIMIT %s", (now, limit))
     conn = s.db.pool.getconn()
     conn.autocommit = True
     try:

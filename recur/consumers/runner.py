@@ -39,7 +39,9 @@ def make_consumer(bootstrap_servers: str, group_id: str, topics: Sequence[str]) 
 
 
 class ConsumerRunner:
-    def __init__(self, db: Database, bootstrap_servers: str, projections: Sequence[Projection], group_id: str = "recur-projections") -> None:
+    def __init__(
+        self, db: Database, bootstrap_servers: str, projections: Sequence[Projection], group_id: str = "recur-projections"
+    ) -> None:
         self.db = db
         self.projections = list(projections)
         topics = sorted({t for p in self.projections for t in p.topics})
@@ -59,6 +61,11 @@ class ConsumerRunner:
                 applied += apply_events(cur, projection, batch)
         self.consumer.commit()
         return len(batch)
+
+    def wait_for_assignment(self, stop: Callable[[], bool]) -> None:
+        """Poll (applying whatever arrives) until the group gave us partitions."""
+        while not stop() and not self.consumer.assignment():
+            self.poll_once(timeout_ms=200)
 
     def run(self, stop: Callable[[], bool]) -> None:
         while not stop():

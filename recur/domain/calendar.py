@@ -6,7 +6,7 @@ stepping month by month from Feb 28 would drift to the 28th forever.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
 
@@ -44,5 +44,5 @@ def next_occurrence_of_day(after: datetime, not_before: datetime, day: int) -> d
 def utc(moment: datetime) -> datetime:
     """Normalise to an aware UTC datetime; naive input is taken as UTC."""
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

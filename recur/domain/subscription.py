@@ -487,9 +487,7 @@ class Subscription(Aggregate):
         self.retry = None
 
     # ---------------------------------------------------------------- boleto
-    def record_boleto_issued(
-        self, key: str, boleto_id: str, line: str, at: datetime, actor: Actor
-    ) -> None:
+    def record_boleto_issued(self, key: str, boleto_id: str, line: str, at: datetime, actor: Actor) -> None:
         attempt = self._check_inflight(key)
         due = at + timedelta(days=BOLETO_DAYS_TO_PAY)
         self._boleto_issued(
@@ -602,15 +600,11 @@ class Subscription(Aggregate):
             terms.plan_id, terms.offer_id, terms.price, terms.periodicity, installments, terms.retry_policy, terms.renewal_reminder_days
         )
         effective_at = self.current_period_end or self._target()[3]
-        self._plan_changed(
-            from_plan_id=self.plan_id, terms=new_terms.as_dict(), effective_at=effective_at, at=at, actor=actor
-        )
+        self._plan_changed(from_plan_id=self.plan_id, terms=new_terms.as_dict(), effective_at=effective_at, at=at, actor=actor)
         self._reschedule(actor)
 
     @event("PlanChanged")
-    def _plan_changed(
-        self, from_plan_id: str, terms: dict[str, Any], effective_at: datetime, at: datetime, actor: Actor
-    ) -> None:
+    def _plan_changed(self, from_plan_id: str, terms: dict[str, Any], effective_at: datetime, at: datetime, actor: Actor) -> None:
         if self.cycle == 0:
             self._assign_terms(terms)
         else:

@@ -144,10 +144,7 @@ class EmbeddedBroker:
         while time.monotonic() < deadline:
             assert self.process is not None
             if self.process.poll() is not None:
-                raise BrokerStartError(
-                    f"tansu exited with code {self.process.returncode} on {self.bootstrap_servers}"
-                    f"{self._log_tail()}"
-                )
+                raise BrokerStartError(f"tansu exited with code {self.process.returncode} on {self.bootstrap_servers}{self._log_tail()}")
             if not self._owns_listener():
                 # Not listening yet. Checking ownership (not just connectability) matters: if
                 # the port is taken, a connect would reach the other server while ours dies.
@@ -160,10 +157,7 @@ class EmbeddedBroker:
             except (OSError, KafkaError) as exc:  # refused / timed out: not ready yet
                 last_error = exc
                 time.sleep(0.1)
-        raise BrokerStartError(
-            f"tansu not ready on {self.bootstrap_servers} after {timeout:.0f}s: {last_error!r}"
-            f"{self._log_tail()}"
-        )
+        raise BrokerStartError(f"tansu not ready on {self.bootstrap_servers} after {timeout:.0f}s: {last_error!r}{self._log_tail()}")
 
     def _owns_listener(self) -> bool:
         """Whether our broker process has a listening socket on ``port``."""

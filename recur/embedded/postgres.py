@@ -20,6 +20,7 @@ The server listens only on a unix socket; :attr:`EmbeddedPostgres.url` is a libp
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import signal
@@ -316,10 +317,8 @@ def _stop_pidfile(pgdata: Path, pidfile: _PidFile, timeout: float) -> bool:
             return False
         _log.info("stopping postgres %s (pgdata %s)", proc.pid, pgdata)
         for sig, wait_s in ((signal.SIGINT, timeout), (signal.SIGQUIT, _QUIT_TIMEOUT_S)):
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 proc.send_signal(sig)
-            except psutil.NoSuchProcess:
-                pass
             if _wait_stopped(proc, pgdata, wait_s):
                 return True
             _log.warning("postgres %s did not stop after %s within %.0fs", proc.pid, sig.name, wait_s)
@@ -387,10 +386,8 @@ def create_database(admin_url: str, name: str) -> str:
         with conn.cursor() as cur:
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
             if cur.fetchone() is None:
-                try:
+                with contextlib.suppress(errors.DuplicateDatabase, errors.UniqueViolation):
                     cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-                except (errors.DuplicateDatabase, errors.UniqueViolation):
-                    pass
     finally:
         conn.close()
     return url_with_database(admin_url, name)

@@ -74,8 +74,13 @@ def create_product() -> tuple[dict[str, Any], int]:
     data = load(ProductSchema(), request.get_json())
     producer_id = caller.producer_id or (str(data["producer_id"]) if data.get("producer_id") else None)
     if producer_id is None:
-        raise ApiError(422, "validation-error", "Invalid request", "admin must say for which producer: producer_id",
-                       {"producer_id": ["required for admin credentials"]})
+        raise ApiError(
+            422,
+            "validation-error",
+            "Invalid request",
+            "admin must say for which producer: producer_id",
+            {"producer_id": ["required for admin credentials"]},
+        )
     product = commands.create_product(services(), producer_id, str(data["name"]), caller.actor())
     return product_view(product), 201
 

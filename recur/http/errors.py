@@ -74,7 +74,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def on_http_error(error: HTTPException) -> Response:
         status = error.code or 500
-        if status == 400:
+        if status in (400, 415):
             return problem(400, "malformed-request", "Malformed request", "the body must be valid JSON (Content-Type: application/json)")
         return problem(status, (error.name or "error").lower().replace(" ", "-"), error.name or "Error", error.description or "")
 

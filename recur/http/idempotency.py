@@ -19,15 +19,19 @@ def register_idempotency(app: Flask) -> None:
         if request.method != "POST" or not key:
             return None
         if len(key) > 255:
-            return problem(422, "validation-error", "Invalid request", "Idempotency-Key is at most 255 characters",
-                           {"Idempotency-Key": ["at most 255 characters"]})
+            return problem(
+                422,
+                "validation-error",
+                "Invalid request",
+                "Idempotency-Key is at most 255 characters",
+                {"Idempotency-Key": ["at most 255 characters"]},
+            )
         caller = current_caller()
         scope = f"{caller.kind}:{caller.id}:{request.path}"
         digest = hashlib.sha256(request.get_data()).hexdigest()
         db = current_app.extensions["recur"].db
         row = db.fetchone(
-            "INSERT INTO idempotency_keys (scope, key, request_hash) VALUES (%s, %s, %s) "
-            "ON CONFLICT (scope, key) DO NOTHING RETURNING key",
+            "INSERT INTO idempotency_keys (scope, key, request_hash) VALUES (%s, %s, %s) ON CONFLICT (scope, key) DO NOTHING RETURNING key",
             (scope, key, digest),
         )
         if row is not None:
@@ -37,14 +41,21 @@ def register_idempotency(app: Flask) -> None:
         if stored is None:  # released between our two statements: the first request failed
             return problem(409, "idempotency-retry", "Retry", "the first request with this key failed; send it again")
         if stored[0] != digest:
-            return problem(422, "idempotency-key-reused", "Idempotency-Key reused",
-                           "this Idempotency-Key was used with another body; use a new key for a new request",
-                           {"Idempotency-Key": ["already used with a different body"]})
+            return problem(
+                422,
+                "idempotency-key-reused",
+                "Idempotency-Key reused",
+                "this Idempotency-Key was used with another body; use a new key for a new request",
+                {"Idempotency-Key": ["already used with a different body"]},
+            )
         if stored[1] is None:
-            return problem(409, "idempotency-in-progress", "Request in progress",
-                           "a request with this Idempotency-Key is still being processed; retry in a moment")
-        return Response(json.dumps(stored[2]), status=stored[1], mimetype="application/json",
-                        headers={"Idempotent-Replayed": "true"})
+            return problem(
+                409,
+                "idempotency-in-progress",
+                "Request in progress",
+                "a request with this Idempotency-Key is still being processed; retry in a moment",
+            )
+        return Response(json.dumps(stored[2]), status=stored[1], mimetype="application/json", headers={"Idempotent-Replayed": "true"})
 
     @app.after_request
     def remember(response: Response) -> Response:

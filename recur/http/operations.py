@@ -53,5 +53,4 @@ def _broker_reachable(bootstrap: str) -> bool:
 def billing_run() -> dict[str, Any]:
     require("admin")
     report = run_due(services())
-    return {"examined": report.examined, "billed": report.billed, "skipped_locked": report.skipped_locked,
-            "errors": report.errors}
+    return {"examined": report.examined, "billed": report.billed, "skipped_locked": report.skipped_locked, "errors": report.errors}

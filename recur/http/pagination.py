@@ -16,8 +16,13 @@ from recur.http.errors import ApiError
 def page_limit(default: int = 50, maximum: int = 500) -> int:
     raw = request.args.get("limit", str(default))
     if not raw.isdigit() or not 1 <= int(raw) <= maximum:
-        raise ApiError(422, "validation-error", "Invalid request", f"limit must be an integer between 1 and {maximum}",
-                       {"limit": [f"must be between 1 and {maximum}"]})
+        raise ApiError(
+            422,
+            "validation-error",
+            "Invalid request",
+            f"limit must be an integer between 1 and {maximum}",
+            {"limit": [f"must be between 1 and {maximum}"]},
+        )
     return int(raw)
 
 
@@ -33,5 +38,10 @@ def decode_cursor(cursor: str | None) -> tuple[str, str] | None:
         datetime.fromisoformat(sort_key)
         return str(sort_key), str(UUID(str(row_id)))
     except (ValueError, TypeError):
-        raise ApiError(422, "validation-error", "Invalid request", "cursor is not one this API returned; start without it",
-                       {"cursor": ["invalid cursor"]}) from None
+        raise ApiError(
+            422,
+            "validation-error",
+            "Invalid request",
+            "cursor is not one this API returned; start without it",
+            {"cursor": ["invalid cursor"]},
+        ) from None

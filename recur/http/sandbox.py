@@ -5,7 +5,7 @@ Mounted only with RECUR_SANDBOX=1; otherwise every path here is a 404.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, current_app, request
@@ -31,14 +31,15 @@ class CardSchema(Schema):
 
 
 class OutcomesSchema(Schema):
-    outcomes = fields.List(fields.String(validate=validate.OneOf(sorted(OUTCOMES))), required=True,
-                           validate=validate.Length(min=1, max=100))
+    outcomes = fields.List(
+        fields.String(validate=validate.OneOf(sorted(OUTCOMES))), required=True, validate=validate.Length(min=1, max=100)
+    )
 
 
 class AdvanceSchema(Schema):
     days = fields.Integer(strict=True, validate=validate.Range(0, 3660))
     hours = fields.Integer(strict=True, validate=validate.Range(0, 24 * 3660))
-    to = fields.AwareDateTime(default_timezone=timezone.utc)
+    to = fields.AwareDateTime(default_timezone=UTC)
 
     @validates_schema
     def one_target(self, data: dict[str, Any], **_: Any) -> None:
@@ -93,7 +94,12 @@ def advance() -> dict[str, Any]:
     now: datetime = s.clock.now()
     target = data.get("to") or now + timedelta(days=int(data.get("days", 0)), hours=int(data.get("hours", 0)))  # type: ignore[call-overload]
     if target < now:  # type: ignore[operator]
-        raise ApiError(422, "validation-error", "Invalid request", "the sandbox clock only moves forward",
-                       {"to": [f"must not be before {now.isoformat()}"]})
+        raise ApiError(
+            422,
+            "validation-error",
+            "Invalid request",
+            "the sandbox clock only moves forward",
+            {"to": [f"must not be before {now.isoformat()}"]},
+        )
     steps = advance_clock(s, target)  # type: ignore[arg-type]
     return {"now": s.clock.now().isoformat(), "steps": steps}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg2.extras
@@ -85,10 +85,11 @@ def _as_of(sub: Subscription, raw: str) -> Subscription:
     try:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
     except ValueError:
-        raise ApiError(422, "validation-error", "Invalid request", "as_of must be an ISO 8601 timestamp",
-                       {"as_of": ["not an ISO 8601 timestamp"]}) from None
+        raise ApiError(
+            422, "validation-error", "Invalid request", "as_of must be an ISO 8601 timestamp", {"as_of": ["not an ISO 8601 timestamp"]}
+        ) from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     events = services().events
     version = None
     for stored in events.recorder.select_events(sub.id):
@@ -121,8 +122,9 @@ def list_subscriptions() -> dict[str, Any]:
     status = request.args.get("status")
     if status:
         if status not in STATUSES:
-            raise ApiError(422, "validation-error", "Invalid request", f"status must be one of {', '.join(STATUSES)}",
-                           {"status": ["unknown status"]})
+            raise ApiError(
+                422, "validation-error", "Invalid request", f"status must be one of {', '.join(STATUSES)}", {"status": ["unknown status"]}
+            )
         where.append("status = %s")
         params.append(status)
     if after:
@@ -162,15 +164,17 @@ def subscription_events(subscription_id: str) -> dict[str, Any]:
         state = dict(event.__dict__)
         actor = state.pop("actor", None)
         at = state.get("at") or state.get("started_at") or event.timestamp
-        items.append({
-            "version": event.originator_version,
-            "type": f"recur.subscription.{type(event).__name__}",
-            "occurred_at": at.isoformat(),
-            "recorded_at": event.timestamp.isoformat(),
-            "actor": {"kind": actor["kind"], "id": actor["id"]} if actor else None,
-            "request_id": actor.get("request_id") if actor else None,
-            "data": {k: _jsonable(v) for k, v in state.items() if k not in PRIVATE_FIELDS},
-        })
+        items.append(
+            {
+                "version": event.originator_version,
+                "type": f"recur.subscription.{type(event).__name__}",
+                "occurred_at": at.isoformat(),
+                "recorded_at": event.timestamp.isoformat(),
+                "actor": {"kind": actor["kind"], "id": actor["id"]} if actor else None,
+                "request_id": actor.get("request_id") if actor else None,
+                "data": {k: _jsonable(v) for k, v in state.items() if k not in PRIVATE_FIELDS},
+            }
+        )
     return {"items": items}
 
 
@@ -179,8 +183,15 @@ def cancel(subscription_id: str) -> dict[str, Any]:
     caller = require("producer", "admin", "subscriber")
     check_subscription_access(caller, subscription_id)
     data = load(CancelSchema(), request.get_json() if request.get_data() else {})
-    sub = commands.cancel(services(), subscription_id, caller.scope, ORIGIN_OF[caller.kind], data["reason"],  # type: ignore[arg-type]
-                          str(data["when"]), caller.actor())
+    sub = commands.cancel(
+        services(),
+        subscription_id,
+        caller.scope,
+        ORIGIN_OF[caller.kind],
+        data["reason"],  # type: ignore[arg-type]
+        str(data["when"]),
+        caller.actor(),
+    )
     return subscription_view(sub)
 
 
@@ -189,8 +200,9 @@ def change_plan(subscription_id: str) -> dict[str, Any]:
     caller = require("producer", "admin", "subscriber")
     check_subscription_access(caller, subscription_id)
     data = load(ChangePlanSchema(), request.get_json())
-    sub = commands.change_plan(services(), subscription_id, caller.scope, str(data["plan_id"]),
-                               str(data["offer_id"]) if data["offer_id"] else None, caller.actor())
+    sub = commands.change_plan(
+        services(), subscription_id, caller.scope, str(data["plan_id"]), str(data["offer_id"]) if data["offer_id"] else None, caller.actor()
+    )
     return subscription_view(sub)
 
 

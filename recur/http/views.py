@@ -14,8 +14,7 @@ def iso(moment: datetime | None) -> str | None:
 
 
 def product_view(product: Product) -> dict[str, Any]:
-    return {"id": str(product.id), "producer_id": str(product.producer_id), "name": product.name,
-            "created_at": iso(product.created_on)}
+    return {"id": str(product.id), "producer_id": str(product.producer_id), "name": product.name, "created_at": iso(product.created_on)}
 
 
 def plan_view(plan: Plan) -> dict[str, Any]:
@@ -42,17 +41,25 @@ def subscription_view(sub: Subscription) -> dict[str, Any]:
     pm = {k: v for k, v in sub.payment_method.items() if k != "token"}
     retry = None
     if sub.retry is not None:
-        retry = {"attempt": sub.retry["attempt"], "max_retries": sub.retry["max_retries"],
-                 "next_retry_at": iso(sub.retry["next_retry_at"]), "window_ends_at": iso(sub.retry["window_ends_at"])}
+        retry = {
+            "attempt": sub.retry["attempt"],
+            "max_retries": sub.retry["max_retries"],
+            "next_retry_at": iso(sub.retry["next_retry_at"]),
+            "window_ends_at": iso(sub.retry["window_ends_at"]),
+        }
     boleto = None
     if sub.boleto is not None:
         b = sub.boleto
         boleto = {"id": b["id"], "amount": {"amount": b["amount"], "currency": b["currency"]}, "due_date": b["due_date"], "line": b["line"]}
     pending_plan = None
     if sub.pending_terms is not None:
-        pending_plan = {"plan_id": sub.pending_terms["plan_id"], "offer_id": sub.pending_terms["offer_id"],
-                        "price": sub.pending_terms["price"], "periodicity": sub.pending_terms["periodicity"],
-                        "effective_at": iso(sub.current_period_end)}
+        pending_plan = {
+            "plan_id": sub.pending_terms["plan_id"],
+            "offer_id": sub.pending_terms["offer_id"],
+            "price": sub.pending_terms["price"],
+            "periodicity": sub.pending_terms["periodicity"],
+            "effective_at": iso(sub.current_period_end),
+        }
     cancellation = None
     if sub.cancellation is not None:
         cancellation = dict(sub.cancellation)
@@ -67,8 +74,7 @@ def subscription_view(sub: Subscription) -> dict[str, Any]:
         "price": sub.price,
         "periodicity": sub.periodicity,
         "installments": sub.installments,
-        "subscriber": {"name": sub.subscriber.get("name"), "email": sub.subscriber.get("email"),
-                       "country": sub.subscriber.get("country")},
+        "subscriber": {"name": sub.subscriber.get("name"), "email": sub.subscriber.get("email"), "country": sub.subscriber.get("country")},
         "payment_method": pm,
         "started_at": iso(sub.started_at),
         "trial_ends_at": iso(sub.trial_ends_at),
@@ -101,15 +107,19 @@ def subscription_row_view(row: dict[str, Any]) -> dict[str, Any]:
         "periodicity": row["periodicity"],
         "installments": row["installments"],
         "subscriber": {"name": row["subscriber_name"], "email": row["subscriber_email"], "country": row["subscriber_country"]},
-        "payment_method": {k: v for k, v in {"type": row["payment_type"], "brand": row["payment_brand"],
-                                             "last4": row["payment_last4"]}.items() if v is not None},
+        "payment_method": {
+            k: v
+            for k, v in {"type": row["payment_type"], "brand": row["payment_brand"], "last4": row["payment_last4"]}.items()
+            if v is not None
+        },
         "started_at": iso(row["started_at"]),
         "trial_ends_at": iso(row["trial_ends_at"]),
         "paid_recurrences": row["paid_recurrences"],
         "total_paid": {"amount": row["total_paid"], "currency": row["currency"]},
         "cancelled_at": iso(row["cancelled_at"]),
         "cancellation": {"origin": row["cancellation_origin"], "reason": row["cancellation_reason"]}
-        if row["cancellation_origin"] else None,
+        if row["cancellation_origin"]
+        else None,
         "updated_at": iso(row["updated_at"]),
         "version": row["version"],
     }

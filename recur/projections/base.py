@@ -17,6 +17,7 @@ Handler = Callable[[Any, dict[str, Any]], None]
 class Projection:
     name: str
     topics: list[str]
+    tables: list[str]
     handlers: dict[str, Handler] = field(default_factory=dict)
 
     def on(self, *event_names: str) -> Callable[[Handler], Handler]:

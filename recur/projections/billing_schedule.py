@@ -7,7 +7,7 @@ from typing import Any
 from recur.consumers.topics import SUBSCRIPTIONS
 from recur.projections.base import Projection
 
-billing_schedule = Projection("billing_schedule", [SUBSCRIPTIONS])
+billing_schedule = Projection("billing_schedule", [SUBSCRIPTIONS], ["rm_billing_schedule"])
 
 
 @billing_schedule.on("Rescheduled")

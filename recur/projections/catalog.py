@@ -7,7 +7,7 @@ from typing import Any
 from recur.consumers.topics import CATALOG
 from recur.projections.base import Projection
 
-catalog = Projection("catalog", [CATALOG])
+catalog = Projection("catalog", [CATALOG], ["rm_products", "rm_plans"])
 
 
 @catalog.on("ProductCreated")
@@ -24,8 +24,16 @@ def when_plan_created(cur: Any, e: dict[str, Any]) -> None:
     cur.execute(
         "INSERT INTO rm_plans (id, producer_id, product_id, name, periodicity, price_amount, currency, created_at) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
-        (e["aggregate_id"], e["producer_id"], d["product_id"], d["name"], d["periodicity"],
-         d["price"]["amount"], d["price"]["currency"], e["recorded_at"]),
+        (
+            e["aggregate_id"],
+            e["producer_id"],
+            d["product_id"],
+            d["name"],
+            d["periodicity"],
+            d["price"]["amount"],
+            d["price"]["currency"],
+            e["recorded_at"],
+        ),
     )
 
 

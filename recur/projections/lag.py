@@ -41,9 +41,7 @@ def lag(db: Database) -> dict[str, dict[str, Any]]:
 
 
 def _seconds_behind(db: Database, projection: str) -> float:
-    row = db.fetchone(
-        "SELECT extract(epoch from now() - min(updated_at)) FROM projection_positions WHERE projection = %s", (projection,)
-    )
+    row = db.fetchone("SELECT extract(epoch from now() - min(updated_at)) FROM projection_positions WHERE projection = %s", (projection,))
     return float(row[0]) if row and row[0] is not None else 0.0
 
 

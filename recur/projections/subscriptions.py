@@ -7,7 +7,7 @@ from typing import Any
 from recur.consumers.topics import SUBSCRIPTIONS
 from recur.projections.base import Projection
 
-subscriptions = Projection("subscriptions", [SUBSCRIPTIONS])
+subscriptions = Projection("subscriptions", [SUBSCRIPTIONS], ["rm_subscriptions"])
 
 
 def _touch(cur: Any, e: dict[str, Any], sets: str = "", params: tuple[Any, ...] = ()) -> None:
@@ -27,10 +27,27 @@ def when_subscription_started(cur: Any, e: dict[str, Any]) -> None:
         "periodicity, installments, subscriber_name, subscriber_email, subscriber_country, payment_type, payment_brand, "
         "payment_last4, started_at, updated_at, version) "
         "VALUES (%s,%s,%s,%s,%s,%s,'pending',%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (id) DO NOTHING",
-        (e["aggregate_id"], d["code"], d["producer_id"], d["product_id"], terms["plan_id"], terms["offer_id"],
-         terms["price"]["amount"], terms["price"]["currency"], terms["periodicity"], terms["installments"],
-         sub["name"], sub["email"], sub.get("country"), pm["type"], pm.get("brand"), pm.get("last4"),
-         d["started_at"], d["started_at"], e["version"]),
+        (
+            e["aggregate_id"],
+            d["code"],
+            d["producer_id"],
+            d["product_id"],
+            terms["plan_id"],
+            terms["offer_id"],
+            terms["price"]["amount"],
+            terms["price"]["currency"],
+            terms["periodicity"],
+            terms["installments"],
+            sub["name"],
+            sub["email"],
+            sub.get("country"),
+            pm["type"],
+            pm.get("brand"),
+            pm.get("last4"),
+            d["started_at"],
+            d["started_at"],
+            e["version"],
+        ),
     )
 
 
@@ -42,8 +59,7 @@ def when_trial_started(cur: Any, e: dict[str, Any]) -> None:
 @subscriptions.on("ChargeSucceeded")
 def when_charge_succeeded(cur: Any, e: dict[str, Any]) -> None:
     d = e["data"]
-    _touch(cur, e, "status = %s, paid_recurrences = paid_recurrences + 1, total_paid = total_paid + %s",
-           (d["status"], d["amount"]))
+    _touch(cur, e, "status = %s, paid_recurrences = paid_recurrences + 1, total_paid = total_paid + %s", (d["status"], d["amount"]))
     terms = d.get("new_terms")
     if terms:
         cur.execute(
@@ -83,11 +99,16 @@ def when_plan_changed(cur: Any, e: dict[str, Any]) -> None:
 @subscriptions.on("Cancelled")
 def when_cancelled(cur: Any, e: dict[str, Any]) -> None:
     d = e["data"]
-    _touch(cur, e, "status = 'cancelled', cancelled_at = %s, cancellation_origin = %s, cancellation_reason = %s",
-           (d["at"], d["origin"], d.get("reason")))
+    _touch(
+        cur,
+        e,
+        "status = 'cancelled', cancelled_at = %s, cancellation_origin = %s, cancellation_reason = %s",
+        (d["at"], d["origin"], d.get("reason")),
+    )
 
 
-@subscriptions.on("ChargeAttempted", "RetryScheduled", "BoletoIssued", "BoletoPaid", "BillingDayChanged",
-                  "CancellationScheduled", "Rescheduled")
+@subscriptions.on(
+    "ChargeAttempted", "RetryScheduled", "BoletoIssued", "BoletoPaid", "BillingDayChanged", "CancellationScheduled", "Rescheduled"
+)
 def when_anything_else(cur: Any, e: dict[str, Any]) -> None:
     _touch(cur, e)

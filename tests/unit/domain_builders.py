@@ -80,9 +80,7 @@ def charge_approved(sub: Subscription, at: datetime, *, reprocess: bool = False)
     return request
 
 
-def charge_refused(
-    sub: Subscription, at: datetime, reason: str = "insufficient_funds", *, reprocess: bool = False
-) -> ChargeRequest:
+def charge_refused(sub: Subscription, at: datetime, reason: str = "insufficient_funds", *, reprocess: bool = False) -> ChargeRequest:
     request = due_request(sub, at, reprocess=reprocess)
     sub.record_charge_refused(request.key, reason, at, ACTOR)
     return request

@@ -61,9 +61,7 @@ def test_a_plan_needs_a_known_periodicity() -> None:
     assert refused.value.field == "periodicity"
 
 
-@pytest.mark.parametrize(
-    ("periodicity", "months"), [("monthly", 1), ("bimonthly", 2), ("quarterly", 3), ("semiannual", 6), ("annual", 12)]
-)
+@pytest.mark.parametrize(("periodicity", "months"), [("monthly", 1), ("bimonthly", 2), ("quarterly", 3), ("semiannual", 6), ("annual", 12)])
 def test_a_plan_is_paid_in_at_most_one_installment_per_month_of_its_period(periodicity: str, months: int) -> None:
     assert define_plan(periodicity=periodicity, max_installments=months).max_installments == months
     with pytest.raises(RuleViolationError) as refused:

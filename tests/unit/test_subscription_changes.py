@@ -113,6 +113,23 @@ def test_a_plan_change_while_the_renewal_is_being_paid_does_not_apply_to_that_re
     assert sub.next_charge_at == utc(2024, 3, 31)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: a plan change while the first charge is being retried swaps the retry policy mid-episode: the "
+    "next retry (2024-03-31, new 60-day window) falls after the window_ends_at (2024-02-15) of the refusal",
+)
+def test_a_plan_change_during_the_retries_of_the_first_charge_keeps_them_in_the_window() -> None:
+    sub = start_subscription(terms=plan_terms(max_retries=5, window_days=15))
+    charge_refused(sub, JAN_31)
+    cheaper = plan_terms(price=500, plan_id="plan-cheap", max_retries=2, window_days=60)
+    sub.change_plan(cheaper, "product-1", JAN_31 + timedelta(hours=1), ACTOR)
+
+    charge_refused(sub, JAN_31 + timedelta(days=3))
+
+    assert sub.retry is not None
+    assert sub.retry["next_retry_at"] <= sub.retry["window_ends_at"] == JAN_31 + timedelta(days=15)
+
+
 # ---------------------------------------------------------------- billing day
 def test_a_billing_day_change_moves_the_next_charges_to_that_day() -> None:
     sub = active_subscription()

@@ -60,12 +60,8 @@ def test_a_refused_renewal_is_retried_five_times_within_the_window() -> None:
     assert sub.begin_charge(RENEWAL + timedelta(days=40), ACTOR) is None
 
 
-@pytest.mark.parametrize(
-    ("max_retries", "window_days", "days"), [(3, 7, [7 / 3, 14 / 3, 7]), (1, 10, [10]), (2, 60, [30, 60])]
-)
-def test_retries_are_spread_evenly_up_to_the_last_day_of_the_window(
-    max_retries: int, window_days: int, days: list[float]
-) -> None:
+@pytest.mark.parametrize(("max_retries", "window_days", "days"), [(3, 7, [7 / 3, 14 / 3, 7]), (1, 10, [10]), (2, 60, [30, 60])])
+def test_retries_are_spread_evenly_up_to_the_last_day_of_the_window(max_retries: int, window_days: int, days: list[float]) -> None:
     sub = past_due_on_renewal(max_retries=max_retries, window_days=window_days)
     tried_at = []
     while sub.status == "past_due" and sub.next_charge_at is not None:

@@ -1,0 +1,136 @@
+"""recur up, driven from outside as producers and downstream services would."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from typing import Any
+
+import psutil
+import psycopg2
+from conftest import ADMIN, RecurProcess
+from recur_api import Api, http_call
+
+
+def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+def test_runtime_json_says_where_everything_is(recur_up: RecurProcess) -> None:
+    runtime = recur_up.runtime
+    assert runtime is not None
+    assert runtime["api_url"] == recur_up.url
+    assert runtime["pid"] == recur_up.process.pid  # type: ignore[union-attr]
+    with psycopg2.connect(runtime["database_url"]) as conn, conn.cursor() as cur:
+        cur.execute("SELECT 1")
+    assert ":" in runtime["kafka_bootstrap_servers"]
+
+
+def test_the_readme_sequence_gives_an_active_subscription_listed_within_a_second(recur_up: RecurProcess) -> None:
+    producer = Api(http_call(recur_up.url)).new_producer(ADMIN)
+    plan = producer.new_plan()
+    sub = producer.subscribe(plan["id"])
+    assert sub["status"] == "active"
+    started = time.monotonic()
+    listed = wait_for(lambda: producer.get("/v1/subscriptions")["items"], timeout=1.0)
+    assert time.monotonic() - started < 1.0
+    assert listed[0]["id"] == sub["id"] and listed[0]["status"] == "active"
+
+
+def test_a_downstream_service_reads_ordered_cloudevents_keyed_by_subscription(recur_up: RecurProcess) -> None:
+    from kafka import KafkaConsumer, TopicPartition
+
+    producer = Api(http_call(recur_up.url)).new_producer(ADMIN)
+    plan = producer.new_plan()
+    sub = producer.subscribe(plan["id"], producer.card("4000000000009995"))
+    producer.post(f"/v1/subscriptions/{sub['id']}/cancel", {"reason": "changed my mind"})
+    expected_versions = len(producer.get(f"/v1/subscriptions/{sub['id']}/events")["items"])
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=recur_up.runtime["kafka_bootstrap_servers"],  # type: ignore[index]
+        enable_auto_commit=False,
+        consumer_timeout_ms=2000,
+    )
+    partitions = [TopicPartition("recur.subscriptions.v1", p) for p in consumer.partitions_for_topic("recur.subscriptions.v1")]
+    consumer.assign(partitions)
+    consumer.seek_to_beginning()
+
+    def mine() -> list[Any]:
+        return [m for m in consumer if m.key == sub["id"].encode()]
+
+    messages: list[Any] = []
+    deadline = time.monotonic() + 10
+    while len(messages) < expected_versions and time.monotonic() < deadline:
+        messages += mine()
+    consumer.close()
+    assert len({m.partition for m in messages}) == 1, "one subscription's events share one partition"
+    bodies = [json.loads(m.value) for m in messages]
+    assert [b["version"] for b in bodies] == list(range(1, expected_versions + 1))
+    headers = dict(messages[0].headers)
+    assert headers["ce_specversion"] == b"1.0"
+    assert headers["ce_type"] == b"recur.subscription.SubscriptionStarted"
+    assert headers["ce_subject"] == sub["id"].encode()
+    assert {"ce_id", "ce_source", "ce_time"} <= set(headers)
+    names = [b["type"].rsplit(".", 1)[-1] for b in bodies]
+    assert names[0] == "SubscriptionStarted" and "ChargeFailed" in names and names[-1] in ("Cancelled", "Rescheduled")
+    assert all(b["subscription_id"] == sub["id"] and b["producer_id"] == sub["producer_id"] for b in bodies)
+    assert "token" not in bodies[0]["data"]["payment_method"]
+
+
+def test_bad_input_never_yields_a_500(recur_up: RecurProcess) -> None:
+    producer = Api(http_call(recur_up.url)).new_producer(ADMIN)
+    plan = producer.new_plan()
+    bad_bodies: list[Any] = [
+        None,
+        [],
+        "x",
+        3,
+        {"plan_id": "not-a-uuid"},
+        {"plan_id": plan["id"], "subscriber": "x"},
+        {"plan_id": plan["id"], "subscriber": {"name": "a", "email": "a@b.co"}, "payment_method": {"type": "pix"}},
+    ]
+    for body in bad_bodies:
+        status, problem = producer.call("POST", "/v1/subscriptions", body, {"Authorization": f"Bearer {producer.token}"})
+        assert status in (400, 422), (body, status, problem)
+        assert problem["detail"]
+    status, _ = producer.call("GET", "/v1/subscriptions/not-a-uuid", None, {"Authorization": f"Bearer {producer.token}"})
+    assert status == 404
+
+
+def test_restarting_on_the_same_data_dir_keeps_everything_and_read_models_equal_a_rebuild(recur_up: RecurProcess) -> None:
+    from recur.commands.app import open_event_store
+    from recur.db import Database
+    from recur.projections.lag import wait_until_caught_up
+    from recur.projections.rebuild import differences
+    from recur.projections.registry import PROJECTIONS
+
+    producer = Api(http_call(recur_up.url)).new_producer(ADMIN)
+    plan = producer.new_plan()
+    subs = [producer.subscribe(plan["id"]) for _ in range(3)]
+    before = wait_for(lambda: (items := producer.get("/v1/subscriptions")["items"]) and len(items) == 3 and items)
+
+    children = recur_up.descendants()
+    assert recur_up.stop(signal.SIGTERM) == 0
+    time.sleep(0.5)
+    assert [pid for pid in children if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE] == []
+
+    runtime = recur_up.start()
+    wait_for(lambda: producer.get("/v1/subscriptions")["items"] == before, timeout=30)
+    assert producer.get(f"/v1/plans/{plan['id']}")["id"] == plan["id"]
+    assert producer.get(f"/v1/subscriptions/{subs[0]['id']}")["status"] == "active"
+    db = Database(runtime["database_url"], 1)
+    events = open_event_store(runtime["database_url"], 1)
+    try:
+        wait_until_caught_up(db, timeout=30)
+        assert set(differences(db, events, list(PROJECTIONS.values())).values()) == {0}
+        assert db.fetchone("SELECT count(*) FROM rm_subscriptions WHERE producer_id = %s", (subs[0]["producer_id"],)) == (3,)
+    finally:
+        db.close()
+        events.close()

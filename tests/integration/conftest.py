@@ -1,0 +1,73 @@
+"""An in-process recur for integration tests: real PostgreSQL and broker, the relay and the
+projection consumer in background threads, and the Flask app driven through its test client."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from recur.commands.services import Services, build_services
+from recur.settings import Settings
+
+ADMIN = "adm_integration"
+
+
+@dataclass
+class Running:
+    services: Services
+    client: Any
+    stop: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def as_admin(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {ADMIN}"}
+
+    def caught_up(self, timeout: float = 20.0) -> None:
+        from recur.projections.lag import wait_until_caught_up
+
+        wait_until_caught_up(self.services.db, timeout=timeout)
+
+
+def start_workers(database_url: str, bootstrap: str, stop: threading.Event) -> list[threading.Thread]:
+    from recur.commands.app import open_event_store
+    from recur.consumers.relay import Relay
+    from recur.consumers.runner import ConsumerRunner
+    from recur.db import Database
+    from recur.projections.registry import PROJECTIONS
+
+    relay = Relay(open_event_store(database_url, 2), Database(database_url, 2), bootstrap)
+    runner = ConsumerRunner(Database(database_url, 2), bootstrap, list(PROJECTIONS.values()))
+    threads = [
+        threading.Thread(target=relay.run, args=(stop.is_set, database_url), daemon=True, name="relay"),
+        threading.Thread(target=runner.run, args=(stop.is_set,), daemon=True, name="consumer"),
+    ]
+    for t in threads:
+        t.start()
+    return threads
+
+
+@pytest.fixture(scope="session")
+def recur(database_url: str, broker: Any) -> Iterator[Running]:
+    from recur.http.app import create_app
+
+    settings = Settings.from_env(
+        {
+            "RECUR_DATABASE_URL": database_url,
+            "RECUR_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+            "RECUR_ADMIN_TOKEN": ADMIN,
+            "RECUR_SANDBOX": "1",
+        }
+    )
+    services = build_services(settings, database_url, pool_size=4)
+    app = create_app(services)
+    running = Running(services, app.test_client())
+    running.threads = start_workers(database_url, broker.bootstrap_servers, running.stop)
+    yield running
+    running.stop.set()
+    for t in running.threads:
+        t.join(timeout=10)
+    services.close()
