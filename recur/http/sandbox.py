@@ -40,10 +40,11 @@ class AdvanceSchema(Schema):
     days = fields.Integer(strict=True, validate=validate.Range(0, 3660))
     hours = fields.Integer(strict=True, validate=validate.Range(0, 24 * 3660))
     to = fields.AwareDateTime(default_timezone=UTC)
+    run_due = fields.Boolean(load_default=True)
 
     @validates_schema
     def one_target(self, data: dict[str, Any], **_: Any) -> None:
-        if not data:
+        if not {"days", "hours", "to"} & set(data):
             raise ValidationError("give days, hours or to", "days")
         if "to" in data and ("days" in data or "hours" in data):
             raise ValidationError("give either to, or days/hours", "to")
@@ -101,5 +102,9 @@ def advance() -> dict[str, Any]:
             "the sandbox clock only moves forward",
             {"to": [f"must not be before {now.isoformat()}"]},
         )
+    if not data["run_due"]:
+        # Only move time: due work waits for the scheduler, `POST /v1/billing/run` or `recur bill`.
+        s.clock.set(target)
+        return {"now": s.clock.now().isoformat(), "steps": 0}
     steps = advance_clock(s, target)  # type: ignore[arg-type]
     return {"now": s.clock.now().isoformat(), "steps": steps}
