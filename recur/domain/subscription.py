@@ -254,8 +254,11 @@ class Subscription(Aggregate):
         attempt = self.attempts_on_installment + 1
         key = f"{self.id}:c{cycle}:i{installment}:a{attempt}"
         method = self.payment_method["type"]
+        new_terms = cycle > self.cycle and self.pending_terms is not None
         self._charge_attempted(
             key=key,
+            plan_id=self.pending_terms["plan_id"] if new_terms and self.pending_terms else self.plan_id,
+            due_at=due,
             cycle=cycle,
             installment=installment,
             installments=self._installments_of(cycle),
@@ -288,6 +291,8 @@ class Subscription(Aggregate):
     def _charge_attempted(
         self,
         key: str,
+        plan_id: str,
+        due_at: datetime,
         cycle: int,
         installment: int,
         installments: int,

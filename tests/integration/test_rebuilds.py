@@ -20,12 +20,9 @@ def test_read_models_fed_through_kafka_equal_a_rebuild_from_the_event_store(recu
     sub = producer.subscribe(plan["id"])
     producer.post(f"/v1/subscriptions/{sub['id']}/cancel", {"reason": "too expensive"})
     recur.caught_up()
-    assert differences(recur.services.db, recur.services.events, list(PROJECTIONS.values())) == {
-        "rm_products": 0,
-        "rm_plans": 0,
-        "rm_subscriptions": 0,
-        "rm_billing_schedule": 0,
-    }
+    diff = differences(recur.services.db, recur.services.events, list(PROJECTIONS.values()))
+    assert {"rm_products", "rm_plans", "rm_subscriptions", "rm_billing_schedule", "rm_transactions", "rm_status_history"} <= set(diff)
+    assert set(diff.values()) == {0}
 
 
 def test_a_rebuild_swaps_in_tables_equal_to_the_live_ones_without_stopping_the_consumer(recur: Any) -> None:

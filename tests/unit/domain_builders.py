@@ -124,5 +124,10 @@ class FakeGateway:
         """Charge with `outcome` the first time a key is seen; a repeat returns the first outcome."""
         return self.ledger.setdefault(request.key, (outcome, request.amount.amount))[0]
 
+    def boleto_paid(self, key: str, amount: int) -> None:
+        """The bank's side of a boleto: money received for the charge with this key."""
+        assert key not in self.ledger, f"boleto for {key} paid twice"
+        self.ledger[key] = ("approved", amount)
+
     def approved(self, *, excluding: str | None = None) -> list[int]:
         return [amount for key, (outcome, amount) in self.ledger.items() if outcome == "approved" and key != excluding]

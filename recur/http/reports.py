@@ -1,0 +1,205 @@
+"""Reports and the cancellation dashboard (producer; admin with producer_id)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from uuid import UUID
+
+from flask import Blueprint, Response, current_app, request
+
+from recur.http.auth import Caller, require
+from recur.http.errors import ApiError
+from recur.http.export import file_response
+from recur.http.pagination import encode_cursor, page_limit
+from recur.http.views import iso
+from recur.projections import dashboard, reports
+
+bp = Blueprint("reports", __name__)
+FORMATS = ("json", "csv", "xlsx")
+
+
+def services() -> Any:
+    return current_app.extensions["recur"]
+
+
+def _invalid(field: str, message: str) -> ApiError:
+    return ApiError(422, "validation-error", "Invalid request", f"{field} {message}", {field: [message]})
+
+
+def _instant(field: str, raw: str, end_of_day: bool) -> datetime:
+    """A date means the whole day (`to` includes it); a timestamp is taken as is."""
+    try:
+        if len(raw) == 10:
+            day = date.fromisoformat(raw)
+            moment = datetime.combine(day, time(), UTC)
+            return moment + timedelta(days=1) if end_of_day else moment
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
+    except ValueError:
+        raise _invalid(field, "must be a date (2026-11-01) or an ISO 8601 timestamp") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def period() -> tuple[datetime, datetime]:
+    now = services().clock.now()
+    end = _instant("to", request.args["to"], True) if request.args.get("to") else now
+    start = _instant("from", request.args["from"], False) if request.args.get("from") else (end - timedelta(days=30))
+    if start >= end:
+        raise _invalid("from", "must be before to")
+    if end - start > timedelta(days=3 * 366):
+        raise _invalid("from", "the period is limited to three years")
+    return start, end
+
+
+def tenant(caller: Caller) -> str:
+    producer_id = caller.producer_id or request.args.get("producer_id")
+    if not producer_id:
+        raise _invalid("producer_id", "is required with admin credentials")
+    return _uuid("producer_id", producer_id)
+
+
+def _uuid(field: str, value: str) -> str:
+    try:
+        return str(UUID(value))
+    except ValueError:
+        raise _invalid(field, "must be a UUID") from None
+
+
+def optional_uuid(field: str) -> str | None:
+    value = request.args.get(field)
+    return _uuid(field, value) if value else None
+
+
+def output_format() -> str:
+    fmt = request.args.get("format", "json")
+    if fmt not in FORMATS:
+        raise _invalid("format", f"must be one of {', '.join(FORMATS)}")
+    return fmt
+
+
+def money(amount: int, currency: str) -> dict[str, Any]:
+    return {"amount": amount, "currency": currency}
+
+
+def sale_item(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "transaction_id": r["transaction_id"],
+        "subscription_id": str(r["subscription_id"]),
+        "created_at": iso(r["created_at"]),
+        "updated_at": iso(r["updated_at"]),
+        "buyer": {"name": r["subscriber_name"], "email": r["subscriber_email"]},
+        "product_id": str(r["product_id"]) if r["product_id"] else None,
+        "product_name": r["product_name"],
+        "plan_id": str(r["plan_id"]),
+        "amount": money(r["amount"], r["currency"]),
+        "status": r["status"],
+        "decline_reason": r["decline_reason"],
+        "is_subscription": True,
+        "installment": {"number": r["installment_number"], "total": r["installment_total"]},
+        "payment_method": r["payment_method"],
+    }
+
+
+def subscription_item(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "subscription_id": str(r["id"]),
+        "code": r["code"],
+        "subscriber": {"name": r["subscriber_name"], "email": r["subscriber_email"]},
+        "product_id": str(r["product_id"]),
+        "plan_id": str(r["plan_id"]),
+        "status": r["status"],
+        "created_at": iso(r["started_at"]),
+        "updated_at": iso(r["updated_at"]),
+        "paid_recurrences": r["paid_recurrences"],
+        "total_paid": money(r["total_paid"], r["currency"]),
+        "cancelled_at": iso(r["cancelled_at"]),
+        "cancellation_origin": r["cancellation_origin"],
+    }
+
+
+def installment_item(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "transaction_id": r["transaction_id"],
+        "subscription_id": str(r["subscription_id"]),
+        "buyer": {"name": r["subscriber_name"], "email": r["subscriber_email"]},
+        "product_id": str(r["product_id"]) if r["product_id"] else None,
+        "installment": {"number": r["installment_number"], "total": r["installment_total"]},
+        "due_date": r["due_at"].date().isoformat(),
+        "amount": money(r["amount"], r["currency"]),
+        "status": r["status"],
+        "created_at": iso(r["created_at"]),
+    }
+
+
+REPORTS = {
+    "sales": (reports.sales, sale_item, "created_at", "transaction_id"),
+    "subscriptions": (reports.subscriptions, subscription_item, "started_at", "id"),
+    "installments": (reports.installments, installment_item, "created_at", "transaction_id"),
+}
+HEADERS = {
+    "sales": ["transaction_id", "subscription_id", "created_at", "updated_at", "buyer.name", "buyer.email", "product_id",
+              "product_name", "plan_id", "amount.amount", "amount.currency", "status", "decline_reason", "is_subscription",
+              "installment.number", "installment.total", "payment_method"],
+    "subscriptions": ["subscription_id", "code", "subscriber.name", "subscriber.email", "product_id", "plan_id", "status",
+                      "created_at", "updated_at", "paid_recurrences", "total_paid.amount", "total_paid.currency", "cancelled_at",
+                      "cancellation_origin"],
+    "installments": ["transaction_id", "subscription_id", "buyer.name", "buyer.email", "product_id", "installment.number",
+                     "installment.total", "due_date", "amount.amount", "amount.currency", "status", "created_at"],
+}
+
+
+def render_report(name: str) -> dict[str, Any] | Response:
+    caller = require("producer", "admin")
+    producer_id = tenant(caller)
+    start, end = period()
+    fmt = output_format()
+    query, item, sort_key, id_key = REPORTS[name]
+    product_id = optional_uuid("product_id")
+    if fmt != "json":
+        rows = query(services().db, producer_id, start, end, product_id, None, None)
+        return file_response([item(r) for r in rows], HEADERS[name], fmt, f"{name}-report")
+    limit = page_limit(default=100, maximum=1000)
+    after = _cursor(request.args.get("cursor"))
+    rows = query(services().db, producer_id, start, end, product_id, after, limit + 1)
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor(last[sort_key], last[id_key])
+    return {"items": [item(r) for r in rows[:limit]], "next_cursor": next_cursor, "from": iso(start), "to": iso(end)}
+
+
+def _cursor(raw: str | None) -> tuple[str, str] | None:
+    if not raw:
+        return None
+    try:
+        sort_key, row_id = json.loads(base64.urlsafe_b64decode(raw.encode()))
+        datetime.fromisoformat(sort_key)
+        return str(sort_key), str(row_id)
+    except (ValueError, TypeError):
+        raise _invalid("cursor", "is not one this API returned; start without it") from None
+
+
+@bp.get("/v1/reports/sales")
+def sales_report() -> dict[str, Any] | Response:
+    return render_report("sales")
+
+
+@bp.get("/v1/reports/subscriptions")
+def subscriptions_report() -> dict[str, Any] | Response:
+    return render_report("subscriptions")
+
+
+@bp.get("/v1/reports/installments")
+def installments_report() -> dict[str, Any] | Response:
+    return render_report("installments")
+
+
+@bp.get("/v1/dashboards/cancellations")
+def cancellations_dashboard() -> dict[str, Any]:
+    caller = require("producer", "admin")
+    producer_id = tenant(caller)
+    start, end = period()
+    return dashboard.cancellation_dashboard(services().db, producer_id, start, end, optional_uuid("product_id"),
+                                            optional_uuid("plan_id"))

@@ -1,0 +1,84 @@
+"""The read side of reports: plain SQL over read-model tables, never the domain model."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import psycopg2.extras
+
+from recur.db import Database
+
+
+def _rows(db: Database, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    with db.transaction() as cur:
+        cur.execute("SET LOCAL statement_timeout = '30s'")
+        dict_cur = cur.connection.cursor(cursor_factory=psycopg2.extras.RealDictCursor)
+        dict_cur.execute(sql, params)
+        return [dict(r) for r in dict_cur.fetchall()]
+
+
+def sales(db: Database, producer_id: str, start: datetime, end: datetime, product_id: str | None,
+          after: tuple[str, str] | None, limit: int | None) -> list[dict[str, Any]]:
+    """Transactions created or updated in [start, end)."""
+    sql = (
+        "SELECT t.*, s.subscriber_name, s.subscriber_email, s.product_id, p.name AS product_name "
+        "FROM rm_transactions t LEFT JOIN rm_subscriptions s ON s.id = t.subscription_id "
+        "LEFT JOIN rm_products p ON p.id = s.product_id "
+        "WHERE t.producer_id = %s AND ((t.created_at >= %s AND t.created_at < %s) OR (t.updated_at >= %s AND t.updated_at < %s))"
+    )
+    params: list[Any] = [producer_id, start, end, start, end]
+    if product_id:
+        sql += " AND s.product_id = %s"
+        params.append(product_id)
+    if after:
+        sql += " AND (t.created_at, t.transaction_id) > (%s::timestamptz, %s)"
+        params.extend(after)
+    sql += " ORDER BY t.created_at, t.transaction_id"
+    if limit:
+        sql += " LIMIT %s"
+        params.append(limit)
+    return _rows(db, sql, params)
+
+
+def subscriptions(db: Database, producer_id: str, start: datetime, end: datetime, product_id: str | None,
+                  after: tuple[str, str] | None, limit: int | None) -> list[dict[str, Any]]:
+    """Subscriptions created or updated in [start, end)."""
+    sql = (
+        "SELECT * FROM rm_subscriptions WHERE producer_id = %s AND "
+        "((started_at >= %s AND started_at < %s) OR (updated_at >= %s AND updated_at < %s))"
+    )
+    params: list[Any] = [producer_id, start, end, start, end]
+    if product_id:
+        sql += " AND product_id = %s"
+        params.append(product_id)
+    if after:
+        sql += " AND (started_at, id) > (%s::timestamptz, %s::uuid)"
+        params.extend(after)
+    sql += " ORDER BY started_at, id"
+    if limit:
+        sql += " LIMIT %s"
+        params.append(limit)
+    return _rows(db, sql, params)
+
+
+def installments(db: Database, producer_id: str, start: datetime, end: datetime, product_id: str | None,
+                 after: tuple[str, str] | None, limit: int | None) -> list[dict[str, Any]]:
+    """Charges of installment plans (more than one installment per cycle) created in [start, end)."""
+    sql = (
+        "SELECT t.*, s.subscriber_name, s.subscriber_email, s.product_id FROM rm_transactions t "
+        "LEFT JOIN rm_subscriptions s ON s.id = t.subscription_id "
+        "WHERE t.producer_id = %s AND t.installment_total > 1 AND t.created_at >= %s AND t.created_at < %s"
+    )
+    params: list[Any] = [producer_id, start, end]
+    if product_id:
+        sql += " AND s.product_id = %s"
+        params.append(product_id)
+    if after:
+        sql += " AND (t.created_at, t.transaction_id) > (%s::timestamptz, %s)"
+        params.extend(after)
+    sql += " ORDER BY t.created_at, t.transaction_id"
+    if limit:
+        sql += " LIMIT %s"
+        params.append(limit)
+    return _rows(db, sql, params)
