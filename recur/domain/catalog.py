@@ -46,6 +46,11 @@ def check_plan_terms(periodicity: str, max_installments: int, trial_days: int) -
         raise RuleViolationError("trial_days must be >= 0", "trial_days")
 
 
+def check_reminder(days: int | None) -> None:
+    if days is not None and (not isinstance(days, int) or not 1 <= days <= 60):
+        raise RuleViolationError("renewal_reminder_days must be null or between 1 and 60", "renewal_reminder_days")
+
+
 def check_price(price: Money) -> None:
     if price.amount <= 0:
         raise RuleViolationError("price.amount must be a positive number of minor units", "price")
@@ -71,6 +76,7 @@ class Plan(Aggregate):
     ) -> Plan:
         check_plan_terms(periodicity, max_installments, trial_days)
         check_price(price)
+        check_reminder(renewal_reminder_days)
         return cls(
             producer_id=producer_id,
             product_id=product_id,
@@ -122,6 +128,10 @@ class Plan(Aggregate):
 
     def revise(self, changes: dict[str, Any], actor: Actor) -> None:
         """Edit name, price, retry policy or reminder; only what actually changes is recorded."""
+        if "retry_policy" in changes:
+            RetryPolicy.from_dict(changes["retry_policy"])
+        if "renewal_reminder_days" in changes:
+            check_reminder(changes["renewal_reminder_days"])
         if "price" in changes:
             check_price(Money.from_dict(changes["price"]))
             if changes["price"]["currency"] != self.price["currency"]:

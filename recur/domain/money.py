@@ -28,4 +28,13 @@ class Money:
 
     @classmethod
     def from_dict(cls, data: dict[str, int | str]) -> Money:
-        return cls(int(data["amount"]), str(data["currency"]))
+        """Refuses fractional or non-numeric amounts rather than truncating them."""
+        from recur.domain.errors import RuleViolationError
+
+        amount = data.get("amount")
+        if not isinstance(amount, int) or isinstance(amount, bool):
+            raise RuleViolationError("amount must be an integer number of minor units", "price")
+        try:
+            return cls(amount, str(data.get("currency", "")))
+        except ValueError as error:
+            raise RuleViolationError(str(error), "price") from None

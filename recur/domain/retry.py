@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from recur.domain.errors import RuleViolationError
+
 # Refusals that no retry can fix: the card is gone or the account does not exist.
 # Retrying them only burns the customer's goodwill and the issuer's patience (and issuers
 # penalise merchants who retry such cards), so billing waits for a new payment method instead.
@@ -22,10 +24,10 @@ class RetryPolicy:
     reset_billing_date: bool = False
 
     def __post_init__(self) -> None:
-        if not 0 <= self.max_retries <= 10:
-            raise ValueError("max_retries must be between 0 and 10")
-        if not 1 <= self.window_days <= 60:
-            raise ValueError("window_days must be between 1 and 60")
+        if not isinstance(self.max_retries, int) or not 0 <= self.max_retries <= 10:
+            raise RuleViolationError("max_retries must be between 0 and 10", "retry_policy.max_retries")
+        if not isinstance(self.window_days, int) or not 1 <= self.window_days <= 60:
+            raise RuleViolationError("window_days must be between 1 and 60", "retry_policy.window_days")
 
     def retry_at(self, first_refusal: datetime, attempt: int) -> datetime:
         """Retry `attempt` (1-based) of a refused installment.

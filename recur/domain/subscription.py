@@ -82,6 +82,10 @@ class Subscription(Aggregate):
         actor: Actor,
     ) -> Subscription:
         """Start a subscription; with a trial the first charge waits for the trial's end."""
+        if terms.periodicity not in PERIOD_MONTHS:
+            raise RuleViolationError(f"periodicity must be one of {', '.join(PERIOD_MONTHS)}", "periodicity")
+        if trial_days < 0:
+            raise RuleViolationError("trial_days must be >= 0", "trial_days")
         max_installments = PERIOD_MONTHS[terms.periodicity]
         if not 1 <= terms.installments <= max_installments:
             raise RuleViolationError(f"installments must be between 1 and {max_installments}", "installments")
@@ -129,6 +133,7 @@ class Subscription(Aggregate):
         self.trial_ends_at: datetime | None = None
         self.anchor = first_charge_at
         self.cycle_offset = 0
+        self.period_start: datetime | None = None
         self.cycle = 0
         self.paid_in_cycle = 0
         self.paid_recurrences = 0
@@ -138,6 +143,7 @@ class Subscription(Aggregate):
         self.retry: dict[str, Any] | None = None
         self.boleto: dict[str, Any] | None = None
         self.pending_terms: dict[str, Any] | None = None
+        self.unpaid_boletos: dict[str, dict[str, Any]] = {}
         self.cancel_at: datetime | None = None
         self.scheduled_cancellation: dict[str, Any] | None = None
         self.cancelled_at: datetime | None = None
@@ -171,7 +177,7 @@ class Subscription(Aggregate):
     def current_period_start(self) -> datetime | None:
         if self.cycle == 0:
             return self.started_at if self.trial_ends_at else None
-        return add_months(self.anchor, self.cycle_offset)
+        return self.period_start
 
     @property
     def current_period_end(self) -> datetime | None:
@@ -238,6 +244,8 @@ class Subscription(Aggregate):
     # -------------------------------------------------------------- charging
     def begin_charge(self, at: datetime, actor: Actor, *, reprocess: bool = False) -> ChargeRequest | None:
         """Record a charge attempt if one is due at `at`; None when nothing is to be charged."""
+        if reprocess and self.status == "cancelled":
+            raise InvalidStateError("a cancelled subscription cannot be reprocessed")
         if self.inflight is not None or self.status == "cancelled" or self.boleto is not None:
             return None
         cycle, installment, amount, due = self._target()
@@ -308,6 +316,7 @@ class Subscription(Aggregate):
         self.attempts_on_installment = attempt
         self.inflight = {
             "key": key,
+            "terms": self.pending_terms if cycle > self.cycle else None,
             "cycle": cycle,
             "installment": installment,
             "installments": installments,
@@ -332,9 +341,11 @@ class Subscription(Aggregate):
         cycle = attempt["cycle"]
         installment = attempt["installment"]
         new_cycle = cycle > self.cycle
-        reset_anchor = self.retry is not None and self.policy.reset_billing_date
+        # A retry that succeeds moves the anchor if the plan says so; a charge that brings an inactive
+        # subscription back always does: the months it spent inactive are not billed afterwards.
+        reset_anchor = (self.retry is not None and self.policy.reset_billing_date) or self.status == "inactive"
         if new_cycle:
-            terms = self.pending_terms
+            terms = attempt.get("terms")
             if self.cycle == 0:
                 anchor, offset = self.anchor, 0
             else:
@@ -345,6 +356,7 @@ class Subscription(Aggregate):
             # The paid installment's date becomes `at`; its cycle is re-counted from there.
             anchor, offset = at, -(installment - 1)
         status = "cancelled" if self.status == "cancelled" else "active"
+        period_start = add_months(anchor, offset) if new_cycle or reset_anchor else self.period_start
         self._charge_succeeded(
             key=attempt["key"],
             gateway_charge_id=gateway_charge_id,
@@ -357,6 +369,7 @@ class Subscription(Aggregate):
             new_terms=terms,
             anchor=anchor,
             cycle_offset=offset,
+            period_start=period_start,
             status=status,
             at=at,
             actor=actor,
@@ -377,10 +390,14 @@ class Subscription(Aggregate):
         new_terms: dict[str, Any] | None,
         anchor: datetime,
         cycle_offset: int,
+        period_start: datetime | None,
         status: str,
         at: datetime,
         actor: Actor,
     ) -> None:
+        self.unpaid_boletos = {
+            k: b for k, b in self.unpaid_boletos.items() if (b["cycle"], b["installment"]) != (cycle, installment)
+        }
         if new_terms is not None:
             self._assign_terms(new_terms)
             self.pending_terms = None
@@ -390,6 +407,7 @@ class Subscription(Aggregate):
         self.paid_in_cycle = installment
         self.anchor = anchor
         self.cycle_offset = cycle_offset
+        self.period_start = period_start
         self.paid_recurrences += 1
         self.total_paid += amount
         self.attempts_on_installment = 0
@@ -428,7 +446,22 @@ class Subscription(Aggregate):
         )
         if retry is not None and not attempt["reprocess"]:
             self._plan_next_retry(retry, policy, hard, at, actor)
+        elif retry is not None and hard and retry.get("next_retry_at") is not None:
+            # A reprocess met a dead card: the scheduled retries would only meet it again.
+            self._reschedule_retry(retry, None, at, actor)
         self._reschedule(actor)
+
+    def _reschedule_retry(self, retry: dict[str, Any], next_retry_at: datetime | None, at: datetime, actor: Actor) -> None:
+        self._retry_scheduled(
+            attempt=retry["attempt"],
+            max_retries=retry["max_retries"],
+            next_retry_at=next_retry_at,
+            first_refusal_at=retry["first_refusal_at"],
+            window_ends_at=retry["window_ends_at"],
+            waiting_for_new_payment_method=next_retry_at is None,
+            at=at,
+            actor=actor,
+        )
 
     def _plan_next_retry(self, retry: dict[str, Any], policy: RetryPolicy, hard: bool, at: datetime, actor: Actor) -> None:
         done = int(retry["attempt"])
@@ -536,19 +569,35 @@ class Subscription(Aggregate):
             "expires_at": expires_at,
             "inflight": self.inflight,
         }
+        # A new boleto for an installment voids any earlier, expired one for it.
+        self.unpaid_boletos = {
+            k: b for k, b in self.unpaid_boletos.items() if (b["cycle"], b["installment"]) != (cycle, installment)
+        }
+        self.unpaid_boletos[boleto_id] = {"cycle": cycle, "installment": installment, "boleto": self.boleto}
         self.inflight = None
 
     def record_boleto_paid(self, boleto_id: str, at: datetime, actor: Actor) -> None:
-        """The bank reports the boleto paid: the installment it was issued for is paid."""
-        if self.boleto is None or self.boleto["id"] != boleto_id:
-            raise InvalidStateError(f"boleto {boleto_id} is not open on this subscription (paid or expired)")
-        attempt = self.boleto["inflight"]
-        self._boleto_paid(boleto_id=boleto_id, amount=self.boleto["amount"], currency=self.boleto["currency"], at=at, actor=actor)
-        self._settle_paid(attempt, f"boleto:{boleto_id}", at, actor)
+        """The bank reports the boleto paid: the installment it was issued for is paid.
+
+        Money the bank received is always recorded: a boleto paid after it expired reactivates the
+        subscription (billing restarts from that day), one paid after a cancellation is recorded and the
+        subscription stays cancelled. Only a boleto voided by a later payment of its installment (or by a
+        newer boleto for it) is refused.
+        """
+        entry = self.unpaid_boletos.get(boleto_id)
+        if entry is None:
+            raise InvalidStateError(f"boleto {boleto_id} is not payable: it was paid or voided")
+        if self.inflight is not None and (self.inflight["cycle"], self.inflight["installment"]) == (entry["cycle"], entry["installment"]):
+            raise InvalidStateError("a card charge for this installment is in progress; retry shortly")
+        boleto = entry["boleto"]
+        self._boleto_paid(boleto_id=boleto_id, amount=boleto["amount"], currency=boleto["currency"], at=at, actor=actor)
+        self._settle_paid(boleto["inflight"], f"boleto:{boleto_id}", at, actor)
 
     @event("BoletoPaid")
     def _boleto_paid(self, boleto_id: str, amount: int, currency: str, at: datetime, actor: Actor) -> None:
-        self.boleto = None
+        if self.boleto is not None and self.boleto["id"] == boleto_id:
+            self.boleto = None
+        self.unpaid_boletos.pop(boleto_id, None)
 
     def expire_boleto(self, at: datetime, actor: Actor) -> bool:
         """An unpaid boleto past its due date expires and billing stops until reprocessed.
@@ -594,7 +643,11 @@ class Subscription(Aggregate):
 
     # ------------------------------------------------------------- changes
     def change_plan(self, terms: PlanTerms, product_id: str, at: datetime, actor: Actor) -> None:
-        """Switch plan at the next renewal: the next cycle is billed with the new price and period."""
+        """Switch plan at the next renewal: the next cycle is billed with the new price and period.
+
+        Before the first charge is under way (no attempt, boleto or retry yet) it applies at once.
+        A renewal already being charged keeps the terms it was priced with.
+        """
         self._check_not_cancelled()
         if product_id != self.product_id:
             raise RuleViolationError("the new plan must belong to the same product", "plan_id")
@@ -602,34 +655,44 @@ class Subscription(Aggregate):
             raise InvalidStateError("the subscription is already on this plan")
         installments = min(self.installments, PERIOD_MONTHS[terms.periodicity])
         new_terms = PlanTerms(
-            terms.plan_id, terms.offer_id, terms.price, terms.periodicity, installments, terms.retry_policy, terms.renewal_reminder_days
+            terms.plan_id,
+            terms.offer_id,
+            terms.price,
+            terms.periodicity,
+            installments,
+            terms.retry_policy,
+            terms.renewal_reminder_days,
         )
-        effective_at = self.current_period_end or self._target()[3]
-        self._plan_changed(from_plan_id=self.plan_id, terms=new_terms.as_dict(), effective_at=effective_at, at=at, actor=actor)
+        applies_now = self.cycle == 0 and self.inflight is None and self.boleto is None and self.retry is None
+        effective_at = at if applies_now else (self.current_period_end or self._target()[3])
+        self._plan_changed(
+            from_plan_id=self.plan_id,
+            terms=new_terms.as_dict(),
+            applies_now=applies_now,
+            effective_at=effective_at,
+            at=at,
+            actor=actor,
+        )
         self._reschedule(actor)
 
     @event("PlanChanged")
-    def _plan_changed(self, from_plan_id: str, terms: dict[str, Any], effective_at: datetime, at: datetime, actor: Actor) -> None:
-        if self.cycle == 0:
+    def _plan_changed(
+        self, from_plan_id: str, terms: dict[str, Any], applies_now: bool, effective_at: datetime, at: datetime, actor: Actor
+    ) -> None:
+        if applies_now:
             self._assign_terms(terms)
+            self.pending_terms = None
         else:
             self.pending_terms = terms
 
     def change_payment_method(self, payment_method: dict[str, Any], at: datetime, actor: Actor) -> None:
-        """A new card or boleto. A subscription waiting on a dead card is retried right away."""
+        """A new card or boleto. A subscription waiting on a dead card is retried right away, if its
+        retry window is still open."""
         self._check_not_cancelled()
+        self.exhaust_retries_if_window_closed(at, actor)
         self._payment_method_changed(payment_method=payment_method, at=at, actor=actor)
         if self.retry is not None and self.retry["next_retry_at"] is None and self.inflight is None:
-            self._retry_scheduled(
-                attempt=self.retry["attempt"],
-                max_retries=self.retry["max_retries"],
-                next_retry_at=at,
-                first_refusal_at=self.retry["first_refusal_at"],
-                window_ends_at=self.retry["window_ends_at"],
-                waiting_for_new_payment_method=False,
-                at=at,
-                actor=actor,
-            )
+            self._reschedule_retry(self.retry, at, at, actor)
         self._reschedule(actor)
 
     @event("PaymentMethodChanged")

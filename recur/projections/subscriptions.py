@@ -86,11 +86,14 @@ def when_payment_method_changed(cur: Any, e: dict[str, Any]) -> None:
 
 @subscriptions.on("PlanChanged")
 def when_plan_changed(cur: Any, e: dict[str, Any]) -> None:
-    # Before the first paid cycle the new plan applies at once; otherwise at renewal (ChargeSucceeded.new_terms).
+    # Before the first charge is under way the new plan applies at once; otherwise at renewal (ChargeSucceeded.new_terms).
     terms = e["data"]["terms"]
+    if not e["data"]["applies_now"]:
+        _touch(cur, e)
+        return
     cur.execute(
         "UPDATE rm_subscriptions SET plan_id = %s, offer_id = %s, price_amount = %s, periodicity = %s, installments = %s "
-        "WHERE id = %s AND paid_recurrences = 0",
+        "WHERE id = %s",
         (terms["plan_id"], terms["offer_id"], terms["price"]["amount"], terms["periodicity"], terms["installments"], e["aggregate_id"]),
     )
     _touch(cur, e)

@@ -154,7 +154,10 @@ class BillingHistory(RuleBasedStateMachine):
         self.advance_the_clock(wait, data)
         sub = self.sub
         behind = sub.status in ("past_due", "inactive") or (sub.status == "pending" and sub.retry is not None)
-        if sub.inflight is not None or sub.boleto is not None or sub.status == "cancelled":
+        if sub.status == "cancelled":
+            with pytest.raises(InvalidStateError):
+                sub.begin_charge(self.now, ACTOR, reprocess=True)
+        elif sub.inflight is not None or sub.boleto is not None:
             assert sub.begin_charge(self.now, ACTOR, reprocess=True) is None
         elif not behind:
             with pytest.raises(InvalidStateError):

@@ -162,32 +162,18 @@ def test_an_offer_currency_cannot_change() -> None:
         offer.revise({"price": {"amount": 2990, "currency": "EUR"}}, ACTOR)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Plan.revise stores a fractional price ({'amount': 49.9}) because check_price goes through "
-    "Money.from_dict, which truncates instead of refusing",
-)
 def test_a_revised_price_in_fractional_minor_units_is_refused() -> None:
     plan = define_plan()
     with pytest.raises(RuleViolationError):
         plan.revise({"price": {"amount": 49.9, "currency": "BRL"}}, ACTOR)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Plan.revise stores any retry_policy dict unchecked (max_retries 50 is kept; plan.policy then "
-    "raises ValueError on every later read)",
-)
 def test_a_revised_retry_policy_must_stay_within_its_bounds() -> None:
     plan = define_plan()
     with pytest.raises(RuleViolationError):
         plan.revise({"retry_policy": {"max_retries": 50, "window_days": 15, "reset_billing_date": False}}, ACTOR)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: renewal_reminder_days is never checked; the API allows null or 1..60 but Plan.define accepts 0",
-)
 def test_a_renewal_reminder_is_between_one_and_sixty_days_before() -> None:
     with pytest.raises(RuleViolationError):
         define_plan(renewal_reminder_days=0)

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from recur.domain.errors import RuleViolationError
 from recur.domain.money import Money
 
 
@@ -75,10 +76,6 @@ def test_money_round_trips_through_its_dict_form() -> None:
     assert Money.from_dict(money.as_dict()) == money
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Money.from_dict truncates a fractional amount (int(19.99) == 19) instead of refusing it",
-)
 def test_a_fractional_amount_read_from_a_dict_is_refused_not_truncated() -> None:
-    with pytest.raises((TypeError, ValueError)):
+    with pytest.raises(RuleViolationError):
         Money.from_dict({"amount": 19.99, "currency": "BRL"})  # type: ignore[dict-item]

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from recur.domain.errors import RuleViolationError
 from recur.domain.retry import HARD_DECLINES, RetryPolicy, is_hard_decline
 
 FIRST_REFUSAL = datetime(2024, 3, 1, 14, 30, tzinfo=UTC)
@@ -55,13 +56,13 @@ def test_a_policy_without_retries_schedules_none() -> None:
 
 @pytest.mark.parametrize("max_retries", [-1, 11])
 def test_max_retries_is_between_zero_and_ten(max_retries: int) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(RuleViolationError):
         RetryPolicy(max_retries=max_retries)
 
 
 @pytest.mark.parametrize("window_days", [0, 61])
 def test_the_window_is_between_one_and_sixty_days(window_days: int) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(RuleViolationError):
         RetryPolicy(window_days=window_days)
 
 

@@ -74,11 +74,6 @@ def test_the_billing_day_cannot_change_while_a_charge_awaits_its_result() -> Non
         sub.change_billing_day(10, utc(2024, 2, 29), ACTOR)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: change_billing_day rewrites current_period_start too: paid period Jan 31..Feb 29, day 10 "
-    "set on Feb 5 -> current_period_start becomes Jan 10, before the subscription started",
-)
 def test_a_billing_day_change_keeps_the_start_of_the_paid_period() -> None:
     sub = active_subscription()
 

@@ -43,9 +43,20 @@ def test_an_unpaid_boleto_expires_after_three_days_and_billing_stops() -> None:
     assert sub.settle_due_housekeeping(JAN_31 + timedelta(days=3), ACTOR)
 
     assert (sub.status, sub.boleto, sub.next_charge_at, sub.next_due_at) == ("inactive", None, None, None)
-    with pytest.raises(InvalidStateError):
-        sub.record_boleto_paid("boleto-1", JAN_31 + timedelta(days=4), ACTOR)
     assert "BoletoExpired" in names(list(sub.collect_events()))
+
+
+def test_a_boleto_paid_after_it_expired_is_still_recorded_and_billing_restarts_from_that_day() -> None:
+    sub = start_subscription(payment_method=BOLETO)
+    charge_boleto(sub, "boleto-1")
+    sub.settle_due_housekeeping(JAN_31 + timedelta(days=3), ACTOR)
+
+    paid_on = JAN_31 + timedelta(days=4)
+    sub.record_boleto_paid("boleto-1", paid_on, ACTOR)
+
+    assert (sub.status, sub.paid_recurrences) == ("active", 1)
+    assert sub.current_period_start == paid_on
+    assert sub.next_charge_at == paid_on + timedelta(days=29)  # Feb 4 -> Mar 4 (2024 is a leap year)
 
 
 def test_a_boleto_is_paid_only_once() -> None:

@@ -79,7 +79,8 @@ def test_a_cancellation_stops_the_retries_of_a_past_due_subscription() -> None:
     sub.cancel("admin", "chargeback", "now", utc(2024, 3, 1), ACTOR)
 
     assert sub.begin_charge(utc(2024, 3, 3), ACTOR) is None
-    assert sub.begin_charge(utc(2024, 3, 3), ACTOR, reprocess=True) is None
+    with pytest.raises(InvalidStateError):
+        sub.begin_charge(utc(2024, 3, 3), ACTOR, reprocess=True)
 
 
 def test_a_charge_already_sent_when_cancelling_is_recorded_without_reactivating() -> None:

@@ -90,11 +90,6 @@ def test_a_cancelled_subscription_cannot_change_plan() -> None:
         sub.change_plan(QUARTERLY, "product-1", utc(2024, 2, 10), ACTOR)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a plan change while the renewal boleto (or card charge) is open is applied to the cycle that "
-    "boleto pays: 1000 (monthly price) paid, the subscription becomes annual until 2025-02-28",
-)
 def test_a_plan_change_while_the_renewal_is_being_paid_does_not_apply_to_that_renewal() -> None:
     sub = start_subscription(payment_method=BOLETO)
     first = due_request(sub, JAN_31)
@@ -112,11 +107,6 @@ def test_a_plan_change_while_the_renewal_is_being_paid_does_not_apply_to_that_re
     assert sub.next_charge_at == utc(2024, 3, 31)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a plan change while the first charge is being retried swaps the retry policy mid-episode: the "
-    "next retry (2024-03-31, new 60-day window) falls after the window_ends_at (2024-02-15) of the refusal",
-)
 def test_a_plan_change_during_the_retries_of_the_first_charge_keeps_them_in_the_window() -> None:
     sub = start_subscription(terms=plan_terms(max_retries=5, window_days=15))
     charge_refused(sub, JAN_31)

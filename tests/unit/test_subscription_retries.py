@@ -202,11 +202,6 @@ def test_a_first_charge_refused_can_be_reprocessed_while_pending() -> None:
     assert sub.status == "active"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: change_payment_method after the window of a hard decline closed (housekeeping not yet run) "
-    "schedules a retry at `at`, outside the window (window ends Mar 15, retry scheduled Mar 20)",
-)
 def test_a_new_card_after_the_retry_window_closed_brings_no_retry_outside_the_window() -> None:
     sub = past_due_on_renewal("stolen_card")
     late = WINDOW_END + timedelta(days=5)
@@ -218,11 +213,6 @@ def test_a_new_card_after_the_retry_window_closed_brings_no_retry_outside_the_wi
     assert all(e.next_retry_at is None or e.next_retry_at <= WINDOW_END for e in scheduled)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a hard decline (stolen_card) on a reprocess of a past_due subscription leaves the earlier soft "
-    "retry scheduled, so the dead card is charged again at the next retry",
-)
 def test_a_hard_decline_on_reprocess_pauses_the_scheduled_retries() -> None:
     sub = past_due_on_renewal("insufficient_funds")
     next_retry: datetime | None = sub.next_charge_at
