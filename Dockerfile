@@ -23,7 +23,7 @@ WORKDIR /src
 COPY pyproject.toml ./
 COPY recur ./recur
 RUN pip install . \
-    && rm -rf /src/build /src/*.egg-info
+    && rm -rf /src
 
 ENV RECUR_DATA_DIR=/var/lib/recur \
     RECUR_PORT=8000

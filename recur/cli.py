@@ -104,6 +104,63 @@ def bill(until: datetime | None) -> None:
         services.close()
 
 
+@main.group(help="Read models: rebuild them from the event store, or see how far behind they are.")
+def projections() -> None:
+    pass
+
+
+def _database_url() -> str:
+    settings = Settings.from_env()
+    if not settings.database_url:
+        raise click.UsageError("RECUR_DATABASE_URL is not set: use the database_url in <data dir>/runtime.json of `recur up`")
+    return settings.database_url
+
+
+@projections.command(help="Rebuild read models from the event store (not from Kafka, whose retention is finite), without "
+                     "stopping the API: tables are built aside, then swapped in atomically. NAMES default to all; see "
+                     "`recur projections status` for the names.")
+@click.argument("names", nargs=-1)
+def rebuild(names: tuple[str, ...]) -> None:
+    configure_logging("rebuild", "WARNING")
+    from recur.commands.app import open_event_store
+    from recur.db import Database
+    from recur.projections.rebuild import build_aside, head, swap_in
+    from recur.projections.registry import PROJECTIONS
+
+    unknown = [n for n in names if n not in PROJECTIONS]
+    if unknown:
+        raise click.BadParameter(f"unknown projection(s) {', '.join(unknown)}; choose from {', '.join(PROJECTIONS)}")
+    chosen = [PROJECTIONS[n] for n in (names or tuple(PROJECTIONS))]
+    url = _database_url()
+    db, events = Database(url, 2), open_event_store(url, 2)
+    try:
+        total = head(db)
+        with click.progressbar(length=total, label=f"rebuilding {', '.join(p.name for p in chosen)}", show_pos=True,
+                               show_eta=True) as bar:
+            schema, built_until = build_aside(db, events, chosen, bar.update)
+        swap_in(db, events, chosen, schema, built_until)
+        click.echo(f"rebuilt {len(chosen)} projection(s) from {built_until} events and swapped them in")
+    finally:
+        db.close()
+        events.close()
+
+
+@projections.command(help="Lag per projection: events behind the event store and seconds since it last caught up.")
+def status() -> None:
+    configure_logging("status", "WARNING")
+    from recur.db import Database
+    from recur.projections.lag import lag
+
+    db = Database(_database_url(), 1)
+    try:
+        report = lag(db)
+    finally:
+        db.close()
+    click.echo(f"{'projection':<18}{'events behind':>15}{'seconds behind':>16}{'relay behind':>14}")
+    for name, row in report.items():
+        click.echo(f"{name:<18}{row['events_behind']:>15}{row['seconds_behind']:>16.1f}{row['relay_behind']:>14}")
+
+
 @main.command(help="Apply pending database migrations (recur up does this on start).")
 def migrate() -> None:
     configure_logging("migrate")

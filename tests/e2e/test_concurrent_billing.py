@@ -30,7 +30,7 @@ BILL_PROCESSES = 2
 # the HTTP billing runs instead of arriving after them because of their start-up time.
 GATED_BILL = (
     "import sys; import recur.cli, recur.commands.scheduler, recur.commands.services; "
-    "sys.stdin.readline(); recur.cli.main(['bill'], prog_name='recur')"
+    "print('ready', flush=True); sys.stdin.readline(); recur.cli.main(['bill'], prog_name='recur')"
 )
 
 
@@ -64,25 +64,24 @@ def test_repeated_billing_runs_and_concurrent_schedulers_charge_each_installment
     assert all(s["status"] == "active" and s["paid_recurrences"] == 1 for s in subs)
     renewal = max(datetime.fromisoformat(s["next_charge_at"]) for s in subs)
 
+    env = {**os.environ, "RECUR_DATABASE_URL": recur_up.runtime["database_url"], "RECUR_SANDBOX": "1"}
+    env.pop("RECUR_KAFKA_BOOTSTRAP_SERVERS", None)
+    bills = [
+        subprocess.Popen(
+            [sys.executable, "-c", GATED_BILL],
+            env=env,
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(BILL_PROCESSES)
+    ]
     try:
-        # Time moves, nothing is billed yet: every renewal is now due for whoever comes first.
-        producer.post("/v1/sandbox/clock/advance", {"to": renewal.isoformat(), "run_due": False})
-
-        env = {**os.environ, "RECUR_DATABASE_URL": recur_up.runtime["database_url"], "RECUR_SANDBOX": "1"}
-        env.pop("RECUR_KAFKA_BOOTSTRAP_SERVERS", None)
-        bills = [
-            subprocess.Popen(
-                [sys.executable, "-c", GATED_BILL],
-                env=env,
-                cwd=ROOT,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-            for _ in range(BILL_PROCESSES)
-        ]
-        time.sleep(2.0)  # let them import recur and wait at the gate
+        for process in bills:
+            assert process.stdout is not None
+            assert process.stdout.readline().strip() == "ready"
         gate = threading.Barrier(BILLING_RUNS + 1)
 
         def billing_run(_: int) -> Any:
@@ -90,6 +89,9 @@ def test_repeated_billing_runs_and_concurrent_schedulers_charge_each_installment
             gate.wait()
             return runner.post("/v1/billing/run")
 
+        # Time moves, nothing is billed yet: every renewal is now due for whoever comes first
+        # (the scheduler loop of `recur up` included, within its next second).
+        producer.post("/v1/sandbox/clock/advance", {"to": renewal.isoformat(), "run_due": False})
         with ThreadPoolExecutor(BILLING_RUNS) as pool:
             futures = [pool.submit(billing_run, i) for i in range(BILLING_RUNS)]
             gate.wait()
@@ -125,5 +127,9 @@ def test_repeated_billing_runs_and_concurrent_schedulers_charge_each_installment
             succeeded = [e for e in producer.get(f"/v1/subscriptions/{sub_id}/events")["items"] if e["type"].endswith(".ChargeSucceeded")]
             assert [(e["data"]["cycle"], e["data"]["installment"]) for e in succeeded] == [(1, 1), (2, 1)]
     finally:
+        for process in bills:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
         for sub_id in sub_ids:
             admin.request("POST", f"/v1/subscriptions/{sub_id}/cancel", {"reason": "test over"})

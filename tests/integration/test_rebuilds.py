@@ -38,3 +38,28 @@ def test_a_rebuild_swaps_in_tables_equal_to_the_live_ones_without_stopping_the_c
     late = producer.subscribe(plan["id"])
     recur.caught_up()
     assert recur.services.db.fetchone("SELECT status FROM rm_subscriptions WHERE id = %s", (late["id"],)) == ("active",)
+
+
+def test_the_rebuild_command_shows_progress_and_status_reports_no_lag_once_caught_up(recur: Any, database_url: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    producer = Api(flask_call(recur.client)).new_producer(ADMIN)
+    producer.subscribe(producer.new_plan()["id"])
+    recur.caught_up()
+    env = {**os.environ, "RECUR_DATABASE_URL": database_url}
+    rebuilt = subprocess.run([sys.executable, "-m", "recur.cli", "projections", "rebuild", "subscriptions", "sales"],
+                             env=env, capture_output=True, text=True, timeout=120)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "rebuilt 2 projection(s)" in rebuilt.stdout
+    assert "rebuilding subscriptions, sales" in rebuilt.stdout + rebuilt.stderr
+    recur.caught_up()
+    status = subprocess.run([sys.executable, "-m", "recur.cli", "projections", "status"], env=env, capture_output=True, text=True,
+                            timeout=60)
+    lines = {line.split()[0]: line.split()[1:] for line in status.stdout.splitlines()[1:]}
+    assert set(lines) == set(PROJECTIONS)
+    assert all(values[0] == "0" for values in lines.values()), status.stdout
+    unknown = subprocess.run([sys.executable, "-m", "recur.cli", "projections", "rebuild", "nope"], env=env, capture_output=True,
+                             text=True, timeout=60)
+    assert unknown.returncode != 0 and "choose from" in unknown.stderr
