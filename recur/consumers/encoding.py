@@ -17,7 +17,9 @@ from eventsourcing.persistence import Mapper, Notification
 
 from recur.consumers.topics import TOPIC_OF_AGGREGATE
 
-PRIVATE_FIELDS = frozenset({"api_key_hash", "subscriber_token_hash", "originator_id", "originator_version", "timestamp"})
+PRIVATE_FIELDS = frozenset(
+    {"api_key_hash", "subscriber_token_hash", "originator_id", "originator_version", "timestamp", "originator_topic"}
+)
 
 
 @dataclass(frozen=True)

@@ -123,15 +123,22 @@ class Relay:
         return len(notifications)
 
     def run(self, stop: Callable[[], bool], database_url: str) -> None:
-        """Publish until told to stop, waking on the event store's NOTIFY or every half second."""
+        """Publish until told to stop, waking on the event store's NOTIFY or every half second.
+
+        Only one relay publishes at a time (a session advisory lock): a second one is a hot standby
+        that takes over when the first dies, so events are never published by two relays at once.
+        """
         listener = _listen(database_url, self.events.recorder.channel_name)  # type: ignore[attr-defined]
+        if not _become_the_active_relay(listener, stop):
+            listener.close()
+            return
         while not stop():
             try:
                 if self.producer is None:
                     self.connect()
                 while self.publish_batch() and not stop():
                     pass
-            except (KafkaError, BrokerResetError) as error:
+            except (KafkaError, BrokerResetError, TimeoutError, OSError) as error:
                 log.warning("relay: broker trouble (%s); reconnecting", error)
                 self.close()
                 time.sleep(0.5)
@@ -141,6 +148,24 @@ class Relay:
                 listener.notifies.clear()
         listener.close()
         self.close()
+
+
+RELAY_LOCK = 727_002
+
+
+def _become_the_active_relay(conn: psycopg2.extensions.connection, stop: Callable[[], bool]) -> bool:
+    waiting_logged = False
+    while not stop():
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_try_advisory_lock(%s)", (RELAY_LOCK,))
+            row = cur.fetchone()
+        if row and row[0]:
+            return True
+        if not waiting_logged:
+            log.info("another relay is active; standing by until it stops")
+            waiting_logged = True
+        time.sleep(0.5)
+    return False
 
 
 def _listen(database_url: str, channel: str) -> psycopg2.extensions.connection:

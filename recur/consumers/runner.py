@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Sequence
 
+import psycopg2
 from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 
@@ -67,10 +69,24 @@ class ConsumerRunner:
         while not stop() and not self.consumer.assignment():
             self.poll_once(timeout_ms=200)
 
+    def rejoin(self) -> None:
+        """Start over from the group's committed offsets: what was polled but not committed comes again
+        (and the version guard drops whatever of it was applied)."""
+        try:
+            self.consumer.close(autocommit=False)
+        except Exception:  # noqa: BLE001 - the old consumer may be unusable; a new one replaces it
+            log.debug("closing the old consumer failed", exc_info=True)
+        self.consumer = make_consumer(self.bootstrap_servers, self.group_id, self.topics)
+
     def run(self, stop: Callable[[], bool]) -> None:
         while not stop():
             try:
                 self.poll_once()
             except KafkaError as error:
                 log.warning("consumer: broker trouble (%s); retrying", error)
+                time.sleep(0.2)
+            except (psycopg2.Error, OSError) as error:
+                log.warning("consumer: database trouble (%s); rejoining from the committed offsets", error)
+                time.sleep(0.5)
+                self.rejoin()
         self.consumer.close()

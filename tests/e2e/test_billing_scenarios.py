@@ -296,7 +296,8 @@ def test_retries_exhausted_make_the_subscription_inactive_until_a_new_card_is_re
     assert trail.index("RetriesExhausted") > max(i for i, n in enumerate(trail) if n == "ChargeFailed")
     assert approved_installments(ledger(recur_up, sub["id"])) == Counter({"c1:i1": 1}), "billing stopped after the last retry"
 
-    changed = producer.put(f"/v1/subscriptions/{sub['id']}/payment-method", {"type": "card", "card_token": producer.card("5555555555554444")})
+    new_card = {"type": "card", "card_token": producer.card("5555555555554444")}
+    changed = producer.put(f"/v1/subscriptions/{sub['id']}/payment-method", new_card)
     assert changed["status"] == "inactive"
     assert changed["payment_method"]["last4"] == "4444"
     reprocessed = producer.post(f"/v1/subscriptions/{sub['id']}/reprocess")
@@ -390,7 +391,9 @@ def test_an_unpaid_boleto_expires_the_subscription_and_reprocess_issues_a_new_on
 
 
 # ------------------------------------------------------------------ 7. grandfathered prices
-def test_a_new_plan_price_applies_to_new_subscribers_only(producer: Api, mine: Callable[..., dict[str, Any]], recur_up: RecurProcess) -> None:
+def test_a_new_plan_price_applies_to_new_subscribers_only(
+    producer: Api, mine: Callable[..., dict[str, Any]], recur_up: RecurProcess
+) -> None:
     plan = producer.new_plan(price=money(PRICE))
     old = mine(producer.subscribe(plan["id"]))
     t0 = at(old["started_at"])
