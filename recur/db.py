@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Iterator
 from importlib import resources
 from typing import Any
@@ -24,20 +25,27 @@ class Database:
     def __init__(self, url: str, size: int = 4) -> None:
         self.url = url
         self.pool = psycopg2.pool.ThreadedConnectionPool(size, size, url)
+        # The pool fails at once when exhausted; callers wait for a free connection instead.
+        self._slots = threading.BoundedSemaphore(size)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Any]:
         """A cursor inside one transaction: committed on success, rolled back on any error."""
-        conn = self.pool.getconn()
-        broken = False
+        if not self._slots.acquire(timeout=30):
+            raise psycopg2.OperationalError("no database connection free for 30 s")
         try:
-            with conn, conn.cursor() as cur:
-                yield cur
-        except (psycopg2.OperationalError, psycopg2.InterfaceError):
-            broken = True
-            raise
+            conn = self.pool.getconn()
+            broken = False
+            try:
+                with conn, conn.cursor() as cur:
+                    yield cur
+            except (psycopg2.OperationalError, psycopg2.InterfaceError):
+                broken = True
+                raise
+            finally:
+                self.pool.putconn(conn, close=broken or bool(conn.closed))
         finally:
-            self.pool.putconn(conn, close=broken or bool(conn.closed))
+            self._slots.release()
 
     def fetchall(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
         with self.transaction() as cur:

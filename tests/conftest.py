@@ -7,6 +7,7 @@ Nothing here is a mock: tests talk to the same PostgreSQL and Kafka-protocol bro
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,9 +28,12 @@ def data_root() -> Path:
 def postgres_server(data_root: Path) -> Iterator[object]:
     from recur.embedded.postgres import start_embedded_postgres
 
-    server = start_embedded_postgres(data_root / "pg")
+    # One server per test session: concurrent sessions never stop each other's server.
+    pgdata = data_root / f"pg-{os.getpid()}"
+    server = start_embedded_postgres(pgdata)
     yield server
     server.stop()
+    shutil.rmtree(pgdata, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ from recur.commands.app import RecurEvents
 from recur.consumers.encoding import EventEncoder, producer_lookup
 from recur.consumers.topics import ALL, PARTITIONS
 from recur.db import Database
-from recur.embedded.topics import ensure_topics, topic_end_offsets
+from recur.embedded.topics import ensure_topics, recreate_topics, topic_end_offsets, topic_partitions
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -43,6 +43,7 @@ class Relay:
         self.encoder = EventEncoder(events.mapper, producer_lookup(events.recorder, events.mapper))
         self.producer: KafkaProducer | None = None
         self.last_offsets: dict[tuple[str, int], int] = {}
+        self.broker_lost_data = False
 
     # ------------------------------------------------------------ position
     def position(self) -> tuple[int, str | None]:
@@ -67,16 +68,24 @@ class Relay:
 
     # ------------------------------------------------------------ broker
     def connect(self) -> None:
-        """Make sure the topics exist; if the broker came back empty, publish everything again."""
+        """Make sure the topics exist with the right partitions; if the broker lost what we published
+        (it came back empty), publish everything again from the first event."""
         created = ensure_topics(self.bootstrap, ALL, PARTITIONS)
+        misshapen = [t for t in ALL if topic_partitions(self.bootstrap, t) != PARTITIONS]
+        if misshapen:
+            recreate_topics(self.bootstrap, ALL, PARTITIONS)
         position, epoch = self.position()
         ends = topic_end_offsets(self.bootstrap, ALL)
         empty = sum(ends.values()) == 0
-        if position > 0 and (created or empty or epoch is None):
-            log.warning("the broker has none of the %d events published before: publishing them again", position)
+        lost = self.broker_lost_data or bool(created) or bool(misshapen) or empty
+        if position > 0 and (lost or epoch is None):
+            log.warning("the broker has lost events published before: publishing all %d again", position)
             self._save(0, str(uuid.uuid4()), {})
+            if misshapen or self.broker_lost_data:
+                ends = topic_end_offsets(self.bootstrap, ALL)
         elif epoch is None:
             self._save(position, str(uuid.uuid4()), {})
+        self.broker_lost_data = False
         self.last_offsets = {tp: end - 1 for tp, end in ends.items()}
         if self.producer is None:
             self.producer = KafkaProducer(
@@ -138,8 +147,10 @@ class Relay:
                     self.connect()
                 while self.publish_batch() and not stop():
                     pass
-            except (KafkaError, BrokerResetError, TimeoutError, OSError) as error:
+            except (KafkaError, BrokerResetError, TimeoutError, OSError, RuntimeError) as error:
                 log.warning("relay: broker trouble (%s); reconnecting", error)
+                if isinstance(error, BrokerResetError):
+                    self.broker_lost_data = True
                 self.close()
                 time.sleep(0.5)
                 continue

@@ -83,8 +83,11 @@ class ConsumerRunner:
             try:
                 self.poll_once()
             except KafkaError as error:
-                log.warning("consumer: broker trouble (%s); retrying", error)
-                time.sleep(0.2)
+                # A commit refused or a group forgotten (a broker restarted empty, say): a fresh member
+                # joins the group and starts from its committed offsets, or from the earliest if none.
+                log.warning("consumer: broker trouble (%s); rejoining the group", error)
+                time.sleep(0.5)
+                self.rejoin()
             except (psycopg2.Error, OSError) as error:
                 log.warning("consumer: database trouble (%s); rejoining from the committed offsets", error)
                 time.sleep(0.5)

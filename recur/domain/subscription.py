@@ -104,7 +104,7 @@ class Subscription(Aggregate):
         )
         if trial_ends_at is not None:
             sub._trial_started(trial_ends_at=trial_ends_at, at=at, actor=actor)
-        sub._reschedule(actor)
+        sub._reschedule(at, actor)
         return sub
 
     @event("SubscriptionStarted")
@@ -232,13 +232,13 @@ class Subscription(Aggregate):
                     candidates.append(due)
         return min(candidates) if candidates else None
 
-    def _reschedule(self, actor: Actor) -> None:
+    def _reschedule(self, at: datetime, actor: Actor) -> None:
         due = self.compute_next_due_at()
         if due != self.next_due_at:
-            self._rescheduled(next_due_at=due, actor=actor)
+            self._rescheduled(next_due_at=due, at=at, actor=actor)
 
     @event("Rescheduled")
-    def _rescheduled(self, next_due_at: datetime | None, actor: Actor) -> None:
+    def _rescheduled(self, next_due_at: datetime | None, at: datetime, actor: Actor) -> None:
         self.next_due_at = next_due_at
 
     # -------------------------------------------------------------- charging
@@ -279,7 +279,7 @@ class Subscription(Aggregate):
             at=at,
             actor=actor,
         )
-        self._reschedule(actor)
+        self._reschedule(at, actor)
         return ChargeRequest(key, method, self.payment_method.get("token"), amount, cycle, installment)
 
     def _installments_of(self, cycle: int) -> int:
@@ -374,7 +374,7 @@ class Subscription(Aggregate):
             at=at,
             actor=actor,
         )
-        self._reschedule(actor)
+        self._reschedule(at, actor)
 
     @event("ChargeSucceeded")
     def _charge_succeeded(
@@ -449,7 +449,7 @@ class Subscription(Aggregate):
         elif retry is not None and hard and retry.get("next_retry_at") is not None:
             # A reprocess met a dead card: the scheduled retries would only meet it again.
             self._reschedule_retry(retry, None, at, actor)
-        self._reschedule(actor)
+        self._reschedule(at, actor)
 
     def _reschedule_retry(self, retry: dict[str, Any], next_retry_at: datetime | None, at: datetime, actor: Actor) -> None:
         self._retry_scheduled(
@@ -542,7 +542,7 @@ class Subscription(Aggregate):
             at=at,
             actor=actor,
         )
-        self._reschedule(actor)
+        self._reschedule(at, actor)
 
     @event("BoletoIssued")
     def _boleto_issued(
@@ -619,7 +619,7 @@ class Subscription(Aggregate):
             at=at,
             actor=actor,
         )
-        self._reschedule(actor)
+        self._reschedule(at, actor)
         return True
 
     @event("BoletoExpired")
@@ -638,7 +638,7 @@ class Subscription(Aggregate):
         if at < self.retry["window_ends_at"]:
             return False
         self._retries_exhausted(attempts=int(self.retry["attempt"]), at=at, actor=actor)
-        self._reschedule(actor)
+        self._reschedule(at, actor)
         return True
 
     # ------------------------------------------------------------- changes
@@ -673,7 +673,7 @@ class Subscription(Aggregate):
             at=at,
             actor=actor,
         )
-        self._reschedule(actor)
+        self._reschedule(at, actor)
 
     @event("PlanChanged")
     def _plan_changed(
@@ -693,7 +693,7 @@ class Subscription(Aggregate):
         self._payment_method_changed(payment_method=payment_method, at=at, actor=actor)
         if self.retry is not None and self.retry["next_retry_at"] is None and self.inflight is None:
             self._reschedule_retry(self.retry, at, at, actor)
-        self._reschedule(actor)
+        self._reschedule(at, actor)
 
     @event("PaymentMethodChanged")
     def _payment_method_changed(self, payment_method: dict[str, Any], at: datetime, actor: Actor) -> None:
@@ -712,7 +712,7 @@ class Subscription(Aggregate):
         new_due = next_occurrence_of_day(due, at, day)
         months_to_next = self.paid_in_cycle if installment > 1 else self.period_months
         self._billing_day_changed(day=day, anchor=new_due, cycle_offset=-months_to_next, next_charge_at=new_due, at=at, actor=actor)
-        self._reschedule(actor)
+        self._reschedule(at, actor)
 
     @event("BillingDayChanged")
     def _billing_day_changed(
@@ -740,7 +740,7 @@ class Subscription(Aggregate):
             self._cancellation_scheduled(origin=origin, reason=reason, cancel_at=period_end, at=at, actor=actor)
         else:
             self._cancelled(origin=origin, reason=reason, at=at, actor=actor)
-        self._reschedule(actor)
+        self._reschedule(at, actor)
 
     def complete_scheduled_cancellation(self, at: datetime, actor: Actor) -> bool:
         if self.cancel_at is None or self.status == "cancelled" or at < self.cancel_at:
@@ -749,7 +749,7 @@ class Subscription(Aggregate):
         self._cancelled(
             origin=self.scheduled_cancellation["origin"], reason=self.scheduled_cancellation["reason"], at=self.cancel_at, actor=actor
         )
-        self._reschedule(actor)
+        self._reschedule(at, actor)
         return True
 
     @event("CancellationScheduled")

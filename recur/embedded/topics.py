@@ -100,6 +100,36 @@ def ensure_topics(
         admin.close()
 
 
+def recreate_topics(bootstrap_servers: str, names: list[str], partitions: int = 6, attempts: int = 10) -> None:
+    """Delete and create `names` until each has `partitions` partitions.
+
+    A restarted, empty broker may auto-create a topic with its default partition count as soon as any
+    client asks for its metadata (tansu does, whatever the client asked), which would change where
+    keys land. Deleting and creating can race such clients again, hence the loop.
+    """
+    from kafka.errors import KafkaError
+
+    for _ in range(attempts):
+        counts = {name: topic_partitions(bootstrap_servers, name) for name in names}
+        wrong = [name for name, count in counts.items() if count != partitions]
+        if not wrong:
+            return
+        admin = _admin(bootstrap_servers)
+        try:
+            existing = [name for name in wrong if counts[name] > 0]
+            if existing:
+                _log.warning("recreating topics %s: partition counts %s, wanted %d", existing, counts, partitions)
+                try:
+                    admin.delete_topics(existing)
+                except KafkaError as error:
+                    _log.warning("deleting topics failed: %s", error)
+        finally:
+            admin.close()
+        time.sleep(0.3)
+        ensure_topics(bootstrap_servers, wrong, partitions)
+    raise RuntimeError(f"could not give topics {names} {partitions} partitions")
+
+
 def topic_partitions(bootstrap_servers: str, name: str) -> int:
     """Number of partitions of ``name`` (0 if the topic does not exist)."""
     admin = _admin(bootstrap_servers)

@@ -8,7 +8,7 @@ import uuid
 from flask import Flask, Response, g, request
 
 from recur.commands.services import Services
-from recur.http import catalog, operations, reports, sandbox, subscriptions
+from recur.http import catalog, dashboard_page, operations, reports, sandbox, subscriptions
 from recur.http.errors import register_error_handlers
 from recur.http.idempotency import register_idempotency
 
@@ -35,6 +35,7 @@ def create_app(services: Services) -> Flask:
     app.register_blueprint(catalog.bp)
     app.register_blueprint(subscriptions.bp)
     app.register_blueprint(reports.bp)
+    app.register_blueprint(dashboard_page.bp)
     if services.settings.sandbox:
         app.register_blueprint(sandbox.bp)
     return app

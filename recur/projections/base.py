@@ -6,11 +6,13 @@ positions are written in the same transaction as the rows they account for.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 Handler = Callable[[Any, dict[str, Any]], None]
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -47,19 +49,31 @@ def apply_events(cur: Any, projection: Projection, events: Iterable[tuple[str, i
     versions: dict[str, int] = dict(cur.fetchall())
     known = set(versions)
     positions: dict[tuple[str, int], tuple[int, str]] = {}
+    gapped: set[tuple[str, int]] = set()
     applied = 0
     for topic, partition, event in batch:
         aggregate_id = event["aggregate_id"]
         tp = (topic, partition)
+        current = versions.get(aggregate_id, 0)
+        if event["version"] > current + 1:
+            # An earlier event of this aggregate has not arrived (a broker that lost messages): wait for it.
+            # The relay republishes the whole history in order in that case, so it will come, followed by
+            # this one again. Applying now would make the guard drop the earlier one forever.
+            log.warning("%s: %s version %d arrived before version %d; waiting for the history", projection.name,
+                        aggregate_id, event["version"], current + 1)
+            gapped.add(tp)
+            continue
         if tp not in positions or positions[tp][0] < event["notification_id"]:
             positions[tp] = (event["notification_id"], event["occurred_at"])
-        if event["version"] <= versions.get(aggregate_id, 0):
+        if event["version"] <= current:
             continue
         handler = projection.handlers.get(event_short_name(event))
         if handler is not None:
             handler(cur, event)
         versions[aggregate_id] = event["version"]
         applied += 1
+    for tp in gapped:
+        positions.pop(tp, None)
     rows = [(projection.name, a, v) for a, v in versions.items()]
     for name, aggregate_id, version in rows:
         if aggregate_id in known:

@@ -11,8 +11,12 @@ per (subscription, cycle, installment).
 
 from __future__ import annotations
 
+import os
+import shutil
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,7 +24,7 @@ from urllib.parse import quote
 
 import psycopg2
 import pytest
-from conftest import ADMIN, RecurProcess
+from conftest import ADMIN, RecurProcess, free_port
 from dateutil.relativedelta import relativedelta
 from recur_api import Api, http_call
 
@@ -41,6 +45,13 @@ def at(value: str | None) -> datetime | None:
 def months(moment: datetime, n: int) -> datetime:
     """Calendar months from an anchor (clamped at month end), as billing dates are counted."""
     return moment + relativedelta(months=n)
+
+
+def next_31st(moment: datetime) -> datetime:
+    day = moment + timedelta(days=1)
+    while day.day != 31:
+        day += timedelta(days=1)
+    return day
 
 
 def clock(api: Api) -> datetime:
@@ -105,6 +116,11 @@ def approved_installments(rows: list[tuple[str, str, int, str]]) -> Counter[str]
     return Counter(":".join(key.split(":")[1:3]) for key, _, _, outcome in rows if outcome in ("approved", "paid"))
 
 
+def reprocess(recur_up: RecurProcess, token: str, sub_id: str) -> tuple[int, Any]:
+    """POST .../reprocess on a session of its own (for parallel calls)."""
+    return http_call(recur_up.url)("POST", f"/v1/subscriptions/{sub_id}/reprocess", None, {"Authorization": f"Bearer {token}"})
+
+
 # ------------------------------------------------------------------ fixtures
 @pytest.fixture
 def api(recur_up: RecurProcess) -> Api:
@@ -136,15 +152,19 @@ def test_a_year_of_a_monthly_plan_is_thirteen_charges_on_the_anchor_day_of_each_
     producer: Api, mine: Callable[..., dict[str, Any]], recur_up: RecurProcess
 ) -> None:
     plan = producer.new_plan(price=money(PRICE))
+    # Start on a 31st: the dates are counted from the anchor, so a 30-day month (or February)
+    # does not drag the following charges to the 30th (or the 28th) for good.
+    advance_to(producer, next_31st(clock(producer)))
     sub = mine(producer.subscribe(plan["id"]))
     t0 = at(sub["started_at"])
-    assert t0 is not None and sub["status"] == "active"
+    assert t0 is not None and t0.day == 31 and sub["status"] == "active"
 
     # 12 calendar months rather than 365 days: a year spanning a 29 February has 366 days.
     advance_to(producer, months(t0, 12))
 
     assert [c.at for c in charges(producer, sub["id"])] == [months(t0, k) for k in range(13)]
     assert [(c.cycle, c.installment, c.amount) for c in charges(producer, sub["id"])] == [(k, 1, PRICE) for k in range(1, 14)]
+    assert sum(c.at.day == 31 for c in charges(producer, sub["id"])) == 8, "the 31st of every month that has one"
     view = producer.get(f"/v1/subscriptions/{sub['id']}")
     assert view["status"] == "active"
     assert view["paid_recurrences"] == 13
@@ -291,6 +311,7 @@ def test_retries_exhausted_make_the_subscription_inactive_until_a_new_card_is_re
     assert first_refusal == renewal
     assert [at(f["occurred_at"]) for f in failed] == [renewal, renewal + timedelta(days=2), renewal + timedelta(days=4)]
     assert all(first_refusal <= at(f["occurred_at"]) <= first_refusal + timedelta(days=4) for f in failed)  # type: ignore[operator]
+    assert [s["id"] for s in producer.get(f"/v1/subscriptions?plan_id={plan['id']}&status=inactive")["items"]] == [sub["id"]]
     trail = names(producer, sub["id"])
     assert trail.count("RetryScheduled") == 2
     assert trail.index("RetriesExhausted") > max(i for i, n in enumerate(trail) if n == "ChargeFailed")
@@ -300,14 +321,60 @@ def test_retries_exhausted_make_the_subscription_inactive_until_a_new_card_is_re
     changed = producer.put(f"/v1/subscriptions/{sub['id']}/payment-method", new_card)
     assert changed["status"] == "inactive"
     assert changed["payment_method"]["last4"] == "4444"
-    reprocessed = producer.post(f"/v1/subscriptions/{sub['id']}/reprocess")
+    # The subscriber clicks "pay now" several times at once: one charge.
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: reprocess(recur_up, producer.token, sub["id"]), range(4)))
+    assert {status for status, _ in answers} <= {200, 409}, answers
+    assert "active" in [body["status"] for status, body in answers if status == 200], answers
+    reprocessed = producer.get(f"/v1/subscriptions/{sub['id']}")
     assert reprocessed["status"] == "active"
     assert reprocessed["paid_recurrences"] == 2
     assert reprocessed["total_paid"] == money(2 * PRICE)
-    assert at(reprocessed["next_charge_at"]) == months(t0, 2), "without reset_billing_date the anchor stays"
+    # Back from inactive, billing restarts from the day it was paid: the inactive days are not billed.
+    assert at(reprocessed["current_period_start"]) == renewal + timedelta(days=10)
+    assert at(reprocessed["next_charge_at"]) == months(renewal + timedelta(days=10), 1)
     rows = ledger(recur_up, sub["id"])
     assert approved_installments(rows) == Counter({"c1:i1": 1, "c2:i1": 1})
     assert [outcome for _, _, _, outcome in rows].count("card_declined") == 3
+
+
+def test_a_hard_decline_pauses_retries_until_a_new_card_or_the_end_of_the_window(
+    producer: Api, mine: Callable[..., dict[str, Any]], recur_up: RecurProcess
+) -> None:
+    plan = producer.new_plan(retry_policy={"max_retries": 5, "window_days": 15})
+    cards = [producer.card(APPROVES), producer.card(APPROVES)]
+    new_card, abandoned = (mine(producer.subscribe(plan["id"], card)) for card in cards)
+    t0 = at(new_card["started_at"])
+    assert t0 is not None and at(abandoned["started_at"]) == t0
+    for card in cards:
+        producer.post(f"/v1/sandbox/card-tokens/{card}/outcomes", {"outcomes": ["stolen_card", "approved"]}, expect=201)
+
+    renewal = months(t0, 1)
+    advance_to(producer, renewal)
+    for sub in (new_card, abandoned):
+        view = producer.get(f"/v1/subscriptions/{sub['id']}")
+        assert view["status"] == "past_due"
+        assert view["retry"]["next_retry_at"] is None, "a stolen card is not retried"
+        assert at(view["retry"]["window_ends_at"]) == renewal + timedelta(days=15)
+        assert view["next_charge_at"] is None
+
+    advance_to(producer, renewal + timedelta(days=5))
+    for sub in (new_card, abandoned):
+        assert len(failures(producer, sub["id"])) == 1, "no retry while waiting for a new payment method"
+        assert producer.get(f"/v1/subscriptions/{sub['id']}")["status"] == "past_due"
+
+    changed = producer.put(f"/v1/subscriptions/{new_card['id']}/payment-method", {"type": "card", "card_token": producer.card(APPROVES)})
+    assert at(changed["retry"]["next_retry_at"]) == renewal + timedelta(days=5), "retried at once with the new card"
+    advance_to(producer, renewal + timedelta(days=15))
+
+    recovered = producer.get(f"/v1/subscriptions/{new_card['id']}")
+    assert recovered["status"] == "active" and recovered["paid_recurrences"] == 2
+    assert [c.at for c in charges(producer, new_card["id"])] == [t0, renewal + timedelta(days=5)]
+    assert approved_installments(ledger(recur_up, new_card["id"])) == Counter({"c1:i1": 1, "c2:i1": 1})
+    gone = producer.get(f"/v1/subscriptions/{abandoned['id']}")
+    assert gone["status"] == "inactive" and gone["paid_recurrences"] == 1
+    assert "RetriesExhausted" in names(producer, abandoned["id"])
+    assert [outcome for _, _, _, outcome in ledger(recur_up, abandoned["id"])] == ["approved", "stolen_card"]
 
 
 # ------------------------------------------------------------------ 5. smart installments
@@ -366,6 +433,7 @@ def test_an_unpaid_boleto_expires_the_subscription_and_reprocess_issues_a_new_on
 ) -> None:
     plan = producer.new_plan(price=money(PRICE))
     sub = mine(producer.subscribe(plan["id"], boleto=True))
+    late = mine(producer.subscribe(plan["id"], boleto=True))
     t0 = at(sub["started_at"])
     assert t0 is not None
     first = sub["boleto"]
@@ -378,6 +446,7 @@ def test_an_unpaid_boleto_expires_the_subscription_and_reprocess_issues_a_new_on
     assert expired["boleto"] is None and expired["next_charge_at"] is None
     assert expired["paid_recurrences"] == 0
     assert "BoletoExpired" in names(producer, sub["id"])
+    assert producer.get(f"/v1/subscriptions/{late['id']}")["status"] == "inactive"
 
     reprocessed = producer.post(f"/v1/subscriptions/{sub['id']}/reprocess")
     assert reprocessed["status"] != "active", "never active without a paid charge"
@@ -386,8 +455,14 @@ def test_an_unpaid_boleto_expires_the_subscription_and_reprocess_issues_a_new_on
     assert second["amount"] == money(PRICE)
     paid = producer.post(f"/v1/sandbox/boletos/{second['id']}/pay")
     assert paid["status"] == "active" and paid["paid_recurrences"] == 1
+    producer.post(f"/v1/sandbox/boletos/{first['id']}/pay", expect=409)  # voided by the new one, and its installment is paid
     rows = ledger(recur_up, sub["id"])
     assert [(kind, outcome) for _, kind, _, outcome in rows] == [("boleto", "issued"), ("boleto", "paid")]
+
+    # Money the bank received late is still taken: an expired boleto paid reactivates the subscription.
+    paid_late = producer.post(f"/v1/sandbox/boletos/{late['boleto']['id']}/pay")
+    assert paid_late["status"] == "active" and paid_late["paid_recurrences"] == 1
+    assert at(paid_late["next_charge_at"]) == months(t0 + timedelta(days=3), 1)
 
 
 # ------------------------------------------------------------------ 7. grandfathered prices
@@ -395,18 +470,25 @@ def test_a_new_plan_price_applies_to_new_subscribers_only(
     producer: Api, mine: Callable[..., dict[str, Any]], recur_up: RecurProcess
 ) -> None:
     plan = producer.new_plan(price=money(PRICE))
+    offer = producer.post(f"/v1/plans/{plan['id']}/offers", {"name": "Launch", "price": money(3990)}, expect=201)
     old = mine(producer.subscribe(plan["id"]))
+    old_offer = mine(producer.subscribe(plan["id"], offer_id=offer["id"]))
     t0 = at(old["started_at"])
     assert t0 is not None
     assert producer.patch(f"/v1/plans/{plan['id']}", {"price": money(5990)})["price"] == money(5990)
+    assert producer.patch(f"/v1/offers/{offer['id']}", {"price": money(2990)})["price"] == money(2990)
     new = mine(producer.subscribe(plan["id"]))
+    new_offer = mine(producer.subscribe(plan["id"], offer_id=offer["id"]))
     assert old["price"] == money(PRICE) and new["price"] == money(5990)
+    assert old_offer["price"] == money(3990) and new_offer["price"] == money(2990)
     assert new["total_paid"] == money(5990)
 
     advance_to(producer, months(t0, 1))
 
     assert [c.amount for c in charges(producer, old["id"])] == [PRICE, PRICE]
     assert [c.amount for c in charges(producer, new["id"])] == [5990, 5990]
+    assert [c.amount for c in charges(producer, old_offer["id"])] == [3990, 3990]
+    assert [c.amount for c in charges(producer, new_offer["id"])] == [2990, 2990]
     assert producer.get(f"/v1/subscriptions/{old['id']}")["total_paid"] == money(2 * PRICE)
     assert [amount for _, _, amount, outcome in ledger(recur_up, old["id"]) if outcome == "approved"] == [PRICE, PRICE]
 
@@ -510,6 +592,24 @@ def test_the_cancellation_origin_comes_from_the_credentials_and_a_second_cancel_
         assert producer.get(f"/v1/subscriptions/{sub['id']}")["cancellation"]["reason"] == f"by {origin}"
 
 
+def test_a_subscription_waiting_for_a_retry_can_be_cancelled_and_is_not_retried(
+    producer: Api, mine: Callable[..., dict[str, Any]], recur_up: RecurProcess
+) -> None:
+    plan = producer.new_plan()
+    sub = mine(producer.subscribe(plan["id"], producer.card(DECLINES)))
+    t0 = at(sub["started_at"])
+    assert t0 is not None
+    assert sub["status"] == "pending" and sub["retry"]["attempt"] == 1
+    cancelled = producer.as_(sub["subscriber_token"]).post(f"/v1/subscriptions/{sub['id']}/cancel", {"when": "period_end"})
+    assert cancelled["status"] == "cancelled", "nothing was paid, so there is no period to wait for"
+    assert cancelled["retry"] is None and cancelled["next_charge_at"] is None
+
+    advance_to(producer, t0 + timedelta(days=16))
+    assert producer.get(f"/v1/subscriptions/{sub['id']}")["status"] == "cancelled"
+    assert len(failures(producer, sub["id"])) == 1
+    assert [outcome for _, _, _, outcome in ledger(recur_up, sub["id"])] == ["card_declined"]
+
+
 def test_a_cancellation_at_period_end_keeps_the_paid_period_and_stops_the_renewal(
     producer: Api, mine: Callable[..., dict[str, Any]], recur_up: RecurProcess
 ) -> None:
@@ -525,6 +625,11 @@ def test_a_cancellation_at_period_end_keeps_the_paid_period_and_stops_the_renewa
     assert scheduled["cancelled_at"] is None
     assert scheduled["next_charge_at"] is None
     producer.post(f"/v1/subscriptions/{sub['id']}/cancel", {"when": "period_end"}, expect=409)
+    # A scheduled cancellation can still be made immediate.
+    other = mine(producer.subscribe(plan["id"]))
+    producer.post(f"/v1/subscriptions/{other['id']}/cancel", {"when": "period_end"})
+    now = producer.post(f"/v1/subscriptions/{other['id']}/cancel", {"when": "now", "reason": "right now"})
+    assert now["status"] == "cancelled" and at(now["cancelled_at"]) == t0 and now["cancel_at"] is None
 
     advance_to(producer, period_end - timedelta(hours=1))
     assert producer.get(f"/v1/subscriptions/{sub['id']}")["status"] == "active"
@@ -536,6 +641,9 @@ def test_a_cancellation_at_period_end_keeps_the_paid_period_and_stops_the_renewa
     assert view["paid_recurrences"] == 1
     assert names(producer, sub["id"]).count("ChargeAttempted") == 1
     assert approved_installments(ledger(recur_up, sub["id"])) == Counter({"c1:i1": 1})
+    [listed] = [s for s in producer.get(f"/v1/subscriptions?plan_id={plan['id']}&status=cancelled")["items"] if s["id"] == sub["id"]]
+    assert listed["cancellation"] == {"origin": "seller", "reason": "too expensive"}
+    assert at(listed["cancelled_at"]) == period_end
 
 
 # ------------------------------------------------------------------ 11. as_of
@@ -560,3 +668,32 @@ def test_as_of_returns_the_subscription_as_it_was_at_that_instant(producer: Api,
     assert after["status"] == "cancelled"
     assert after["cancellation"] == {"origin": "seller", "reason": "bye"}
     as_of(t0 - timedelta(hours=1), expect=404)
+
+
+@pytest.fixture(scope="module")
+def fresh_recur(data_root: Any) -> Iterator[RecurProcess]:
+    """A recur of its own whose sandbox clock nobody has moved: it stands at the instant recur
+    first read it, so it falls behind the wall clock while recur runs (the shared one is far ahead)."""
+    data_dir = data_root / f"e2e-fresh-{os.getpid()}"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.mkdir()
+    proc = RecurProcess(data_dir, free_port())
+    proc.start()
+    yield proc
+    if proc.process is not None and proc.process.poll() is None:
+        proc.stop()
+    shutil.rmtree(data_dir, ignore_errors=True)  # its log stays beside it
+
+
+def test_as_of_the_current_instant_is_the_current_state_in_a_sandbox_whose_clock_has_not_moved(fresh_recur: RecurProcess) -> None:
+    producer = Api(http_call(fresh_recur.url)).new_producer(ADMIN)
+    plan = producer.new_plan()
+    time.sleep(1.1)  # the sandbox clock stands still; the wall clock is now surely past it
+    sub = producer.subscribe(plan["id"])
+    now = clock(producer)
+    assert at(sub["started_at"]) == now
+    current = producer.get(f"/v1/subscriptions/{sub['id']}")
+    assert current["status"] == "active" and current["paid_recurrences"] == 1
+
+    past = producer.get(f"/v1/subscriptions/{sub['id']}?as_of={quote(now.isoformat())}")
+    assert (past["status"], past["paid_recurrences"], past["version"]) == ("active", 1, current["version"])

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -164,14 +165,47 @@ def test_repeated_billing_runs_and_concurrent_schedulers_charge_each_installment
         assert [(e["data"]["cycle"], e["data"]["installment"]) for e in succeeded] == [(1, 1), (2, 1)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="concurrent POST /v1/billing/run in one API worker exhaust its 4-connection pool: "
-    "run_due holds one connection for its advisory locks while billing needs more, so runs report errors and some answer 500",
-)
 def test_parallel_billing_runs_all_answer_200_and_bill_without_errors(recur_up: RecurProcess, producer: Api) -> None:
     result = race(recur_up, producer, 10, BILLING_RUNS, 0)
     statuses = [status for status, _ in result.runs]
     assert statuses == [200] * BILLING_RUNS, result.runs
     assert [body["errors"] for _, body in result.runs] == [0] * BILLING_RUNS, result.runs
     assert sum(body["billed"] for _, body in result.runs) >= 1, "the runs raced the scheduler loop and billed"
+
+
+def advisory_lock_key(subscription_id: str) -> int:
+    """The per-subscription lock a scheduler holds while it bills that subscription."""
+    return zlib.crc32(subscription_id.encode()) - 2**31
+
+
+def test_a_subscription_busy_in_another_scheduler_does_not_make_the_clock_skip_other_due_work(
+    recur_up: RecurProcess, producer: Api
+) -> None:
+    assert recur_up.runtime is not None
+    plan = producer.new_plan()
+    busy = producer.subscribe(plan["id"])
+    t0 = datetime.fromisoformat(busy["started_at"])
+    producer.post("/v1/sandbox/clock/advance", {"to": (t0 + relativedelta(days=1)).isoformat()})
+    later = producer.subscribe(plan["id"])
+    busy_renewal = t0 + relativedelta(months=1)
+    later_renewal = datetime.fromisoformat(later["started_at"]) + relativedelta(months=1)
+    assert busy_renewal < later_renewal
+
+    # Another scheduler (a `recur bill`, say, waiting on a slow gateway) is busy with `busy` when
+    # its renewal falls due; it lets go a little later.
+    conn = psycopg2.connect(recur_up.runtime["database_url"])
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_lock(%s)", (advisory_lock_key(busy["id"]),))
+    release = threading.Timer(2.0, conn.close)
+    release.start()
+    try:
+        producer.post("/v1/sandbox/clock/advance", {"to": (later_renewal + relativedelta(days=2)).isoformat()})
+        succeeded = [
+            datetime.fromisoformat(e["occurred_at"])
+            for e in producer.get(f"/v1/subscriptions/{later['id']}/events")["items"]
+            if e["type"].endswith(".ChargeSucceeded")
+        ]
+        assert succeeded == [datetime.fromisoformat(later["started_at"]), later_renewal], "the later renewal, charged on its day"
+    finally:
+        release.join()

