@@ -164,6 +164,26 @@ def measure(fn: Callable[[int], object], n: int, threads: int = 1) -> float:
     return n / elapsed
 
 
+def shifted(fn: Callable[[int], object], offset: int) -> Callable[[int], object]:
+    return lambda i: fn(offset + i)
+
+
+def best_of_rounds(candidates: dict[str, tuple[Callable[[int], object], int]], threads: int = 1, rounds: int = 3) -> dict[str, float]:
+    """Rate of each candidate (fn, n), measured in `rounds` alternating rounds of n // rounds calls each;
+    the best round of each counts. Alternating exposes every candidate to the same interference from
+    other work on the machine, and the best round is the one least disturbed by it.
+
+    Over the rounds each fn is called with 0 .. n-1, so per-call data (card tokens) is used once.
+    """
+    best = dict.fromkeys(candidates, 0.0)
+    for k in range(rounds):
+        for name, (fn, n) in candidates.items():
+            per_round = max(1, n // rounds)
+            offset = k * per_round
+            best[name] = max(best[name], measure(shifted(fn, offset), per_round, threads))
+    return best
+
+
 def rate(n: int, job: Callable[[], object]) -> float:
     """Run a job that processes `n` items once; return items per second."""
     started = time.perf_counter()

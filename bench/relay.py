@@ -41,7 +41,8 @@ def encoded_messages(events: Any) -> list[Any]:
     from recur.consumers.encoding import EventEncoder, producer_lookup
 
     encoder = EventEncoder(events.mapper, producer_lookup(events.recorder, events.mapper))
-    messages, position = [], 0
+    messages: list[Any] = []
+    position = 0
     while notifications := events.recorder.select_notifications(position + 1, 2000):
         messages.extend(encoder.encode(n) for n in notifications)
         position = notifications[-1].id

@@ -1,22 +1,26 @@
-"""Run every benchmark, then the profile, and write docs/PERFORMANCE.md (`make bench`)."""
+"""Run every benchmark, then the breakdown of where the time goes, and write docs/PERFORMANCE.md (`make bench`)."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import platform
 import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from bench import commands, http, profile, rebuild, relay
-from bench.harness import ROOT, Stack, stack
+from bench import breakdown, commands, http, rebuild, relay
+from bench.harness import DATA, ROOT, Stack, stack
 from bench.reading import reading
 
 BENCHMARKS: list[ModuleType] = [commands, relay, rebuild, http]
 DOC = Path(os.environ.get("BENCH_OUTPUT") or ROOT / "docs" / "PERFORMANCE.md")
+LAST_RUN = DOC.with_suffix(".json") if os.environ.get("BENCH_OUTPUT") else DATA / "last-run.json"  # the figures, to --render again
 
 
 def cpu_model() -> str:
@@ -73,6 +77,38 @@ def fmt(x: float) -> str:
     return f"{x:,.0f}" if x >= 100 else f"{x:,.1f}"
 
 
+def cpu_seconds(running: Stack) -> tuple[float, float]:
+    """(CPU seconds used by the whole machine, by this run: this process, its children, our PostgreSQL)."""
+    import psutil
+
+    times = psutil.cpu_times()
+    machine_busy = sum(times) - times.idle - getattr(times, "iowait", 0.0)
+    ours = 0.0
+    roots = [psutil.Process()]
+    with contextlib.suppress(psutil.Error):
+        roots.append(psutil.Process(running.postgres.pid))
+    for root in roots:
+        with contextlib.suppress(psutil.Error):
+            t = root.cpu_times()
+            ours += t.user + t.system + t.children_user + t.children_system  # children_*: the ones already reaped
+            for child in root.children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    c = child.cpu_times()
+                    ours += c.user + c.system
+    return machine_busy, ours
+
+
+def busy(info: dict[str, str], meta: dict[str, str]) -> list[str]:
+    """How much of the machine other work took during the run, with a warning when it was a lot."""
+    if "other_cpus" not in meta:
+        return []
+    other = float(meta["other_cpus"])
+    line = f"- **Other work on the machine** during the run: {other:.2f} of {info['cpus']} CPUs on average"
+    if other > 0.25:
+        line += " — enough to lower the absolute rates and make the ratios noisier (each pair is still measured side by side)"
+    return [line + "."]
+
+
 def cells(row: dict[str, Any], unit: str) -> str:
     return f"{row['name']} | {fmt(row['recur'])} {unit} | {fmt(row['baseline'])} {unit} | {row['ratio']:.3f}"
 
@@ -86,16 +122,17 @@ def render(results: list[dict[str, Any]], prof: dict[str, Any], info: dict[str, 
         "absolute rates, which move with whatever else runs on the machine.",
         "",
         f"- **Run**: {meta['date']}, commit {info['commit']}, {meta['duration']} in all",
-        f"- **Machine**: {info['cpus']} CPUs ({info['cpu']}), Python {info['python']}; load average {meta['load_before']} before,"
-        f" {meta['load_after']} after",
+        f"- **Machine**: {info['cpus']} CPUs ({info['cpu']}), Python {info['python']}",
         f"- **Parts**: PostgreSQL {info['postgres']}; psycopg {info['psycopg']}; {info['kafka']}",
+        *busy(info, meta),
         "",
         "## How to reproduce",
         "",
         "```sh",
-        "make bench                              # all benchmarks, then the profile; rewrites this file (~3 minutes)",
-        ".venv/bin/python -m bench.commands      # one benchmark: commands, relay, rebuild, http, or profile",
+        "make bench                              # all benchmarks, then the breakdown; rewrites this file (~3 minutes)",
+        ".venv/bin/python -m bench.commands      # one benchmark: commands, relay, rebuild, http, or breakdown",
         "BENCH_SCALE=0.2 make bench              # every count x0.2: a quick check that the benchmarks still run",
+        ".venv/bin/python -m bench.run_all --render   # rewrite this page from .bench-data/last-run.json",
         "```",
         "",
         "PostgreSQL runs from `.bench-data/pg` (kept between runs); each benchmark gets a fresh database, dropped at the end",
@@ -115,9 +152,9 @@ def render(results: list[dict[str, Any]], prof: dict[str, Any], info: dict[str, 
         for row in r["rows"]:
             out.append(f"| {cells(row, r['unit'])} |")
         out += ["", *[f"- {note}" for note in r["notes"]], f"- Took {meta['took_' + r['name']]}."]
-    out += ["", "## Where the time goes", "", *docstring(profile), ""]
+    out += ["", "## Where the time goes", "", *docstring(breakdown), ""]
     for name, lines in prof["sections"].items():
-        out += [f"### {profile.TITLES.get(name, name)}", "", *lines, ""]
+        out += [f"### {breakdown.TITLES.get(name, name)}", "", *lines, ""]
     out += reading(results, prof)
     return "\n".join(out).rstrip() + "\n"
 
@@ -128,22 +165,33 @@ def docstring(module: ModuleType) -> list[str]:
     return [line.rstrip() for line in text[1:]][1:] if len(text) > 2 else text
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """Run everything and write the page; `--render` rewrites the page from the last run's figures."""
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["--render"]:
+        last = json.loads(LAST_RUN.read_text(encoding="utf-8"))
+        DOC.write_text(render(last["results"], last["profile"], last["machine"], last["meta"]), encoding="utf-8")
+        print(f"wrote {DOC} from {LAST_RUN}")
+        return
     started = time.monotonic()
     meta = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "load_before": loadavg()}
     results: list[dict[str, Any]] = []
     with stack() as running:
         info = machine(running)
+        wall0, (busy0, ours0) = time.monotonic(), cpu_seconds(running)
         for module in BENCHMARKS:
             t0 = time.monotonic()
             results.append(module.run(running))
             meta["took_" + results[-1]["name"]] = f"{time.monotonic() - t0:.0f} s"
-        prof = profile.run(running)
+        prof = breakdown.run(running)
+        busy1, ours1 = cpu_seconds(running)
+        meta["other_cpus"] = f"{max(0.0, (busy1 - busy0) - (ours1 - ours0)) / (time.monotonic() - wall0):.2f}"
     meta["load_after"] = loadavg()
     total = time.monotonic() - started
     meta["duration"] = f"{total // 60:.0f} min {total % 60:.0f} s"
+    LAST_RUN.write_text(json.dumps({"results": results, "profile": prof, "machine": info, "meta": meta}, indent=1), encoding="utf-8")
     DOC.write_text(render(results, prof, info, meta), encoding="utf-8")
-    print(f"\nwrote {DOC} ({meta['duration']})")
+    print(f"\nwrote {DOC} ({meta['duration']}); figures in {LAST_RUN}")
 
 
 if __name__ == "__main__":

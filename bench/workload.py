@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench.harness import Stack
+from recur.domain.actor import Actor
 
 
 @dataclass(frozen=True)
@@ -19,9 +20,9 @@ class Catalog:
     plan_id: str
 
 
-def actor(producer_id: str = "admin") -> dict[str, str]:
+def actor(producer_id: str = "admin") -> Actor:
     kind = "admin" if producer_id == "admin" else "producer"
-    return {"kind": kind, "id": producer_id, "request_id": uuid.uuid4().hex}
+    return Actor(kind=kind, id=producer_id, request_id=uuid.uuid4().hex)
 
 
 def subscriber(i: int) -> dict[str, Any]:

@@ -11,9 +11,10 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import psycopg2
-from kafka import KafkaConsumer
+from kafka import ConsumerRebalanceListener, KafkaConsumer
 from kafka.errors import KafkaError
 
 from recur.db import Database
@@ -36,8 +37,19 @@ def make_consumer(bootstrap_servers: str, group_id: str, topics: Sequence[str]) 
         fetch_max_wait_ms=100,
         allow_auto_create_topics=False,
     )
-    consumer.subscribe(list(topics))
+    consumer.subscribe(list(topics), listener=LogAssignments())
     return consumer
+
+
+class LogAssignments(ConsumerRebalanceListener):
+    """Say which partitions this process owns: operators read it when consumers are scaled out."""
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        pass
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        names = sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned)
+        log.info("consumer: assigned %d partitions: %s", len(names), ", ".join(names))
 
 
 class ConsumerRunner:
@@ -46,8 +58,10 @@ class ConsumerRunner:
     ) -> None:
         self.db = db
         self.projections = list(projections)
-        topics = sorted({t for p in self.projections for t in p.topics})
-        self.consumer = make_consumer(bootstrap_servers, group_id, topics)
+        self.bootstrap_servers = bootstrap_servers
+        self.group_id = group_id
+        self.topics = sorted({t for p in self.projections for t in p.topics})
+        self.consumer = make_consumer(bootstrap_servers, group_id, self.topics)
 
     def poll_once(self, timeout_ms: int = 500) -> int:
         records = self.consumer.poll(timeout_ms=timeout_ms)
@@ -78,10 +92,35 @@ class ConsumerRunner:
             log.debug("closing the old consumer failed", exc_info=True)
         self.consumer = make_consumer(self.bootstrap_servers, self.group_id, self.topics)
 
-    def run(self, stop: Callable[[], bool]) -> None:
+    def behind_on_assigned_partitions(self) -> bool:
+        """Whether the relay published, to a partition we own, events our projections have not applied."""
+        assigned = [(tp.topic, tp.partition) for tp in self.consumer.assignment()]
+        if not assigned:
+            return False
+        names = [p.name for p in self.projections]
+        row = self.db.fetchone(
+            "SELECT count(*) FROM relay_partitions r CROSS JOIN unnest(%s::text[]) AS n(projection) "
+            "LEFT JOIN projection_positions p ON p.projection = n.projection AND p.topic = r.topic AND p.partition = r.partition "
+            "WHERE (r.topic, r.partition) IN (SELECT * FROM unnest(%s::text[], %s::int[])) "
+            "AND coalesce(p.last_notification_id, 0) < r.last_notification_id",
+            (names, [t for t, _ in assigned], [p for _, p in assigned]),
+        )
+        return bool(row and row[0])
+
+    def run(self, stop: Callable[[], bool], stall_after: float = 6.0) -> None:
+        """Poll and apply until told to stop. A watchdog rejoins the group when our partitions stay
+        behind the relay with nothing arriving: a broker that restarted empty and had its topics
+        recreated can leave a consumer silently fetching from positions that no longer exist."""
+        last_progress = time.monotonic()
         while not stop():
             try:
-                self.poll_once()
+                if self.poll_once():
+                    last_progress = time.monotonic()
+                elif time.monotonic() - last_progress > stall_after:
+                    if self.behind_on_assigned_partitions():
+                        log.warning("consumer: no events for %.0fs while behind the relay; rejoining the group", stall_after)
+                        self.rejoin()
+                    last_progress = time.monotonic()
             except KafkaError as error:
                 # A commit refused or a group forgotten (a broker restarted empty, say): a fresh member
                 # joins the group and starts from its committed offsets, or from the earliest if none.
