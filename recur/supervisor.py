@@ -24,6 +24,7 @@ from recur.settings import Settings
 log = logging.getLogger("recur.up")
 PR_SET_PDEATHSIG = 1
 WORKERS = ["relay", "consumer", "scheduler"]
+MAX_RESTARTS_PER_MINUTE = 5
 
 
 def _die_with_parent() -> None:
@@ -37,6 +38,8 @@ class Stack:
     settings: Settings
     api_workers: int = 3
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    argv: dict[str, list[str]] = field(default_factory=dict)
+    restarts: dict[str, list[float]] = field(default_factory=dict)
     postgres: object | None = None
     broker: object | None = None
     stopping: bool = False
@@ -79,6 +82,7 @@ class Stack:
 
     # --------------------------------------------------------------- processes
     def spawn(self, name: str, argv: list[str]) -> None:
+        self.argv[name] = argv
         env = {**os.environ, **self.settings.as_env(), "PYTHONUNBUFFERED": "1"}
         self.children[name] = subprocess.Popen(argv, env=env, preexec_fn=_die_with_parent)  # noqa: PLW1509
         log.info("started %s (pid %d)", name, self.children[name].pid)
@@ -106,6 +110,7 @@ class Stack:
                 "-",
                 "--access-logformat",
                 'api %(h)s "%(r)s" %(s)s %(L)ss',
+                "--no-control-socket",
                 "recur.http.wsgi:create()",
             ],
         )
@@ -132,10 +137,18 @@ class Stack:
         raise TimeoutError(f"not ready within {timeout:.0f}s: {', '.join(waiting)}")
 
     def check_children(self) -> None:
-        for name, child in self.children.items():
+        """Restart a process that died (a crash, or the relay's watchdog); give up if one keeps dying."""
+        for name, child in list(self.children.items()):
             code = child.poll()
-            if code is not None and not self.stopping:
-                raise RuntimeError(f"{name} exited with code {code}; see its log lines above")
+            if code is None or self.stopping:
+                continue
+            now = time.monotonic()
+            recent = [t for t in self.restarts.get(name, []) if now - t < 60]
+            if len(recent) >= MAX_RESTARTS_PER_MINUTE:
+                raise RuntimeError(f"{name} exited with code {code} {len(recent)} times in a minute; see its log lines above")
+            self.restarts[name] = [*recent, now]
+            log.warning("%s exited with code %s; restarting it", name, code)
+            self.spawn(name, self.argv[name])
 
     def write_runtime(self) -> Path:
         path = self.settings.data_dir / "runtime.json"

@@ -9,7 +9,7 @@ from types import FrameType
 
 from recur.commands.scheduler import run_due
 from recur.commands.services import build_services
-from recur.consumers.relay import Relay
+from recur.consumers.relay import Relay, start_watchdog
 from recur.consumers.runner import ConsumerRunner
 from recur.db import Database
 from recur.projections.registry import PROJECTIONS
@@ -47,6 +47,7 @@ def run_relay(settings: Settings) -> None:
 
     relay = Relay(open_event_store(database_url, 2), Database(database_url, 2), bootstrap)
     relay.connect()
+    start_watchdog(relay)
     log.info("relay publishing to %s", bootstrap)
     mark_ready(settings, "relay")
     relay.run(stop, database_url)

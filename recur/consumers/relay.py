@@ -10,8 +10,11 @@ end equal to a rebuild.
 
 from __future__ import annotations
 
+import faulthandler
 import logging
+import os
 import select
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -44,6 +47,7 @@ class Relay:
         self.producer: KafkaProducer | None = None
         self.last_offsets: dict[tuple[str, int], int] = {}
         self.broker_lost_data = False
+        self.heartbeat = time.monotonic()
 
     # ------------------------------------------------------------ position
     def position(self) -> tuple[int, str | None]:
@@ -142,11 +146,12 @@ class Relay:
             listener.close()
             return
         while not stop():
+            self.heartbeat = time.monotonic()
             try:
                 if self.producer is None:
                     self.connect()
                 while self.publish_batch() and not stop():
-                    pass
+                    self.heartbeat = time.monotonic()
             except (KafkaError, BrokerResetError, TimeoutError, OSError, RuntimeError) as error:
                 log.warning("relay: broker trouble (%s); reconnecting", error)
                 if isinstance(error, BrokerResetError):
@@ -159,6 +164,29 @@ class Relay:
                 listener.notifies.clear()
         listener.close()
         self.close()
+
+
+def start_watchdog(relay: Relay, limit: float = 90.0) -> threading.Thread:
+    """Exit the process if the relay makes no progress for `limit` seconds.
+
+    Seen with an empty broker restarting under load: the Kafka client stopped answering without raising.
+    Every step has its own timeout, so a silent relay is a stuck one; it dumps its threads (for the
+    logs) and exits, and the supervisor starts a fresh one, which reconnects and resumes from its
+    recorded position.
+    """
+
+    def watch() -> None:
+        while True:
+            time.sleep(limit / 6)
+            silent = time.monotonic() - relay.heartbeat
+            if silent > limit:
+                log.critical("relay made no progress for %.0fs; exiting so that it is restarted", silent)
+                faulthandler.dump_traceback(all_threads=True)
+                os._exit(70)
+
+    thread = threading.Thread(target=watch, name="relay-watchdog", daemon=True)
+    thread.start()
+    return thread
 
 
 RELAY_LOCK = 727_002

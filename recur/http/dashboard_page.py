@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -29,6 +29,7 @@ FILTERS = ("from", "to", "product_id", "plan_id")
 SESSION_KEY_LABEL = b"recur dashboard session cookie v1"
 ZERO_DECIMAL_CURRENCIES = frozenset({"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF",
                                      "XOF", "XPF"})
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 CONTENT_SECURITY_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
                            "frame-ancestors 'none'; base-uri 'none'")
 
@@ -81,9 +82,15 @@ def filter_query(raw: str) -> str:
     return urlencode([(k, v) for k, v in parse_qsl(raw) if k in FILTERS and v])
 
 
+def cookie_will_be_dropped() -> bool:
+    """Browsers keep a Secure cookie only over HTTPS or on loopback: say so rather than loop back to the form."""
+    return not request.is_secure and request.host.rsplit(":", 1)[0].strip("[]") not in LOOPBACK_HOSTS
+
+
 def sign_in_form(error: str | None, status: int) -> tuple[str, int]:
-    return render_template("dashboard/sign_in.html", error=error, csrf_token=csrf_token(),
-                           next_query=filter_query(request.query_string.decode() or request.form.get("next_query", ""))), status
+    query = request.query_string.decode("utf-8", "replace") or request.form.get("next_query", "")
+    return render_template("dashboard/sign_in.html", error=error, csrf_token=csrf_token(), next_query=filter_query(query),
+                           insecure=cookie_will_be_dropped()), status
 
 
 @bp.post("/dashboard/sign-in")
@@ -134,6 +141,14 @@ def owned_filter(field: str, choices: list[tuple[str, str]]) -> str | None:
     return value
 
 
+def form_date(raw: str) -> str:
+    """A date input only takes YYYY-MM-DD (browsers reject anything else): other text is left to the error message."""
+    try:
+        return date.fromisoformat(raw[:10]).isoformat() if raw else ""
+    except ValueError:
+        return ""
+
+
 def money(amount: int, currency: str) -> str:
     """R$ 1.234,56 for reais, as Brazilian producers read it; CODE 1,234.56 for any other currency."""
     if currency in ZERO_DECIMAL_CURRENCIES:
@@ -150,9 +165,10 @@ def cancellations() -> tuple[str, int]:
     if not producer_id:
         return sign_in_form(None, 200)
     choices = catalog(producer_id)
+    filters = {k: request.args.get(k, "") for k in FILTERS}
+    filters.update({k: form_date(filters[k]) for k in ("from", "to")})
     context: dict[str, Any] = {"producer_name": session.get("producer_name", ""), "csrf_token": csrf_token(), "choices": choices,
-                               "filters": {k: request.args.get(k, "") for k in FILTERS}, "default_days": DEFAULT_DAYS, "board": None,
-                               "error": None}
+                               "filters": filters, "default_days": DEFAULT_DAYS, "board": None, "error": None}
     try:
         start, end = page_period()
         product_id, plan_id = owned_filter("product_id", choices["products"]), owned_filter("plan_id", choices["plans"])

@@ -1,7 +1,7 @@
 """A live `recur up` and Debian's Chromium driven by Playwright, for tests of the web pages.
 
-`recur up` is started exactly as tests/e2e does it: its conftest is loaded from its file path (a plain
-`import conftest` would find whichever conftest pytest imported first), so there is one way to run it.
+`recur up` is started exactly as tests/e2e does it, with tests/e2e/recur_process.py loaded from its file
+path, so there is one way to run it.
 Playwright's own browser downloads are never used: the system Chromium is the browser under test.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +24,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 def _e2e_support() -> Any:
-    spec = importlib.util.spec_from_file_location("recur_e2e_conftest", Path(__file__).resolve().parents[1] / "e2e" / "conftest.py")
+    spec = importlib.util.spec_from_file_location("recur_e2e_process", Path(__file__).resolve().parents[1] / "e2e" / "recur_process.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while the class is being built
@@ -51,6 +52,7 @@ def live_recur(chromium_executable: Path, data_root: Path) -> Iterator[Any]:
     yield proc
     if proc.process is not None and proc.process.poll() is None:
         proc.stop()
+    shutil.rmtree(data_dir, ignore_errors=True)  # ~50 MB of PostgreSQL cluster per run; the log beside it stays
 
 
 @pytest.fixture(scope="session")

@@ -24,9 +24,9 @@ from urllib.parse import quote
 
 import psycopg2
 import pytest
-from conftest import ADMIN, RecurProcess, free_port
 from dateutil.relativedelta import relativedelta
 from recur_api import Api, http_call
+from recur_process import ADMIN, RecurProcess, free_port
 
 PRICE = 4990
 APPROVES = "4242424242424242"

@@ -22,9 +22,9 @@ from typing import Any
 
 import psycopg2
 import pytest
-from conftest import ADMIN, ROOT, RecurProcess
 from dateutil.relativedelta import relativedelta
 from recur_api import Api, http_call
+from recur_process import ADMIN, ROOT, RecurProcess
 
 SUBSCRIPTIONS = 20
 BILLING_RUNS = 8

@@ -9,8 +9,8 @@ from typing import Any
 
 import psutil
 import psycopg2
-from conftest import ADMIN, RecurProcess
 from recur_api import Api, http_call
+from recur_process import ADMIN, RecurProcess
 
 
 def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.05) -> Any:

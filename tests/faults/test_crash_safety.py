@@ -6,9 +6,8 @@ from __future__ import annotations
 import random
 import threading
 import time
-from typing import Any
 
-from conftest import Load, Rig, assert_read_models_equal_a_rebuild, wait_until
+from fault_rig import Load, Rig, assert_read_models_equal_a_rebuild, wait_until
 
 
 def test_kill_9_of_the_relay_and_of_the_consumer_during_a_load_loses_nothing_and_counts_nothing_twice(rig: Rig) -> None:

@@ -89,12 +89,27 @@ def test_the_page_asks_for_the_api_key_before_showing_anything(browser: Any) -> 
 
 def test_a_wrong_key_shows_the_form_again_with_401(browser: Any, month: dict[str, Any]) -> None:
     real = month["producer"].token
-    for key in (real[:-2] + "xx", "rk_nothex_secret", "adm_integration", ""):
+    plan_as_producer = f"rk_{month['plan']['id'].replace('-', '')}_secret"  # a real aggregate, but not a producer
+    for key in (real[:-2] + "xx", "rk_nothex_secret", plan_as_producer, "adm_integration", ""):
         response = sign_in(browser, key)
         html = response.get_data(as_text=True)
         assert response.status_code == 401, key
         assert 'name="api_key"' in html and "not valid" in html and "data-metric" not in html
     assert 'name="api_key"' in browser.get(PAGE).get_data(as_text=True)
+
+
+def test_the_form_warns_when_the_secure_cookie_cannot_come_back(recur: Any) -> None:
+    client = recur.client.application.test_client()
+    assert 'id="insecure"' not in client.get(PAGE).get_data(as_text=True)
+    assert 'id="insecure"' not in client.get(PAGE, base_url="https://recur.example.com").get_data(as_text=True)
+    assert 'id="insecure"' in client.get(PAGE, base_url="http://recur.example.com").get_data(as_text=True)
+
+
+def test_money_is_written_as_producers_read_it() -> None:
+    from recur.http.dashboard_page import money
+
+    assert money(5000, "BRL") == "R$ 50,00" and money(123456789, "BRL") == "R$ 1.234.567,89"
+    assert money(5000, "USD") == "USD 50.00" and money(123456, "EUR") == "EUR 1,234.56" and money(5000, "JPY") == "JPY 5,000"
 
 
 def test_the_right_key_redirects_to_the_dashboard(browser: Any, month: dict[str, Any]) -> None:
