@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from recur.projections.batching import BatchingCursor
+
 Handler = Callable[[Any, dict[str, Any]], None]
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,13 @@ def apply_events(cur: Any, projection: Projection, events: Iterable[tuple[str, i
     batch = [e for e in events if e[0] in projection.topics]
     if not batch:
         return 0
+    batching = BatchingCursor(cur)
+    applied = _apply(batching, projection, batch)
+    batching.flush()
+    return applied
+
+
+def _apply(cur: Any, projection: Projection, batch: list[tuple[str, int, dict[str, Any]]]) -> int:
     ids = list({e[2]["aggregate_id"] for e in batch})
     cur.execute(
         "SELECT aggregate_id::text, version FROM projection_versions WHERE projection = %s AND aggregate_id = ANY(%s::uuid[]) FOR UPDATE",
