@@ -64,6 +64,11 @@ class ChargeRequest:
     installment: int
 
 
+def charge_fields(attempt: dict[str, Any]) -> dict[str, Any]:
+    """What every charge outcome event repeats from its attempt."""
+    return {k: attempt[k] for k in ("cycle", "installment", "installments", "amount", "currency", "method")}
+
+
 class Subscription(Aggregate):
     # ---------------------------------------------------------------- start
     @classmethod
@@ -360,12 +365,7 @@ class Subscription(Aggregate):
         self._charge_succeeded(
             key=attempt["key"],
             gateway_charge_id=gateway_charge_id,
-            cycle=cycle,
-            installment=installment,
-            installments=attempt["installments"],
-            amount=attempt["amount"],
-            currency=attempt["currency"],
-            method=attempt["method"],
+            **charge_fields(attempt),
             new_terms=terms,
             anchor=anchor,
             cycle_offset=offset,
@@ -432,12 +432,7 @@ class Subscription(Aggregate):
             status, retry = self.status, dict(self.retry)
         self._charge_failed(
             key=key,
-            cycle=attempt["cycle"],
-            installment=attempt["installment"],
-            installments=attempt["installments"],
-            amount=attempt["amount"],
-            currency=attempt["currency"],
-            method=attempt["method"],
+            **charge_fields(attempt),
             reason=reason,
             hard_decline=hard,
             status=status,

@@ -30,18 +30,13 @@ def encode_cursor(sort_key: datetime, row_id: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps([sort_key.isoformat(), str(row_id)]).encode()).decode()
 
 
-def decode_cursor(cursor: str | None) -> tuple[str, str] | None:
+def decode_cursor(cursor: str | None, id_is_uuid: bool = True) -> tuple[str, str] | None:
     if not cursor:
         return None
     try:
         sort_key, row_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
         datetime.fromisoformat(sort_key)
-        return str(sort_key), str(UUID(str(row_id)))
+        return str(sort_key), str(UUID(str(row_id))) if id_is_uuid else str(row_id)
     except (ValueError, TypeError):
-        raise ApiError(
-            422,
-            "validation-error",
-            "Invalid request",
-            "cursor is not one this API returned; start without it",
-            {"cursor": ["invalid cursor"]},
-        ) from None
+        raise ApiError(422, "validation-error", "Invalid request", "cursor is not one this API returned; start without it",
+                       {"cursor": ["invalid cursor"]}) from None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
@@ -13,7 +11,7 @@ from flask import Blueprint, Response, current_app, request
 from recur.http.auth import Caller, require
 from recur.http.errors import ApiError
 from recur.http.export import file_response
-from recur.http.pagination import encode_cursor, page_limit
+from recur.http.pagination import decode_cursor, encode_cursor, page_limit
 from recur.http.views import iso
 from recur.projections import dashboard, reports
 
@@ -171,14 +169,7 @@ def render_report(name: str) -> dict[str, Any] | Response:
 
 
 def _cursor(raw: str | None) -> tuple[str, str] | None:
-    if not raw:
-        return None
-    try:
-        sort_key, row_id = json.loads(base64.urlsafe_b64decode(raw.encode()))
-        datetime.fromisoformat(sort_key)
-        return str(sort_key), str(row_id)
-    except (ValueError, TypeError):
-        raise _invalid("cursor", "is not one this API returned; start without it") from None
+    return decode_cursor(raw, id_is_uuid=False)
 
 
 @bp.get("/v1/reports/sales")

@@ -18,6 +18,26 @@ def _rows(db: Database, sql: str, params: list[Any]) -> list[dict[str, Any]]:
         return [dict(r) for r in dict_cur.fetchall()]
 
 
+def _page(db: Database, sql: str, params: list[Any], product_column: str, product_id: str | None,
+          sort: tuple[str, str, str], after: tuple[str, str] | None, limit: int | None) -> list[dict[str, Any]]:
+    """Filter by product, continue after a cursor, order and limit: what every report shares."""
+    sort_column, id_column, id_type = sort
+    if product_id:
+        sql += f" AND {product_column} = %s"
+        params.append(product_id)
+    if after:
+        sql += f" AND ({sort_column}, {id_column}) > (%s::timestamptz, %s::{id_type})"
+        params.extend(after)
+    sql += f" ORDER BY {sort_column}, {id_column}"
+    if limit:
+        sql += " LIMIT %s"
+        params.append(limit)
+    return _rows(db, sql, params)
+
+
+TRANSACTION_ORDER = ("t.created_at", "t.transaction_id", "text")
+
+
 def sales(db: Database, producer_id: str, start: datetime, end: datetime, product_id: str | None,
           after: tuple[str, str] | None, limit: int | None) -> list[dict[str, Any]]:
     """Transactions created or updated in [start, end)."""
@@ -27,18 +47,7 @@ def sales(db: Database, producer_id: str, start: datetime, end: datetime, produc
         "LEFT JOIN rm_products p ON p.id = s.product_id "
         "WHERE t.producer_id = %s AND ((t.created_at >= %s AND t.created_at < %s) OR (t.updated_at >= %s AND t.updated_at < %s))"
     )
-    params: list[Any] = [producer_id, start, end, start, end]
-    if product_id:
-        sql += " AND s.product_id = %s"
-        params.append(product_id)
-    if after:
-        sql += " AND (t.created_at, t.transaction_id) > (%s::timestamptz, %s)"
-        params.extend(after)
-    sql += " ORDER BY t.created_at, t.transaction_id"
-    if limit:
-        sql += " LIMIT %s"
-        params.append(limit)
-    return _rows(db, sql, params)
+    return _page(db, sql, [producer_id, start, end, start, end], "s.product_id", product_id, TRANSACTION_ORDER, after, limit)
 
 
 def subscriptions(db: Database, producer_id: str, start: datetime, end: datetime, product_id: str | None,
@@ -48,18 +57,7 @@ def subscriptions(db: Database, producer_id: str, start: datetime, end: datetime
         "SELECT * FROM rm_subscriptions WHERE producer_id = %s AND "
         "((started_at >= %s AND started_at < %s) OR (updated_at >= %s AND updated_at < %s))"
     )
-    params: list[Any] = [producer_id, start, end, start, end]
-    if product_id:
-        sql += " AND product_id = %s"
-        params.append(product_id)
-    if after:
-        sql += " AND (started_at, id) > (%s::timestamptz, %s::uuid)"
-        params.extend(after)
-    sql += " ORDER BY started_at, id"
-    if limit:
-        sql += " LIMIT %s"
-        params.append(limit)
-    return _rows(db, sql, params)
+    return _page(db, sql, [producer_id, start, end, start, end], "product_id", product_id, ("started_at", "id", "uuid"), after, limit)
 
 
 def installments(db: Database, producer_id: str, start: datetime, end: datetime, product_id: str | None,
@@ -70,15 +68,4 @@ def installments(db: Database, producer_id: str, start: datetime, end: datetime,
         "LEFT JOIN rm_subscriptions s ON s.id = t.subscription_id "
         "WHERE t.producer_id = %s AND t.installment_total > 1 AND t.created_at >= %s AND t.created_at < %s"
     )
-    params: list[Any] = [producer_id, start, end]
-    if product_id:
-        sql += " AND s.product_id = %s"
-        params.append(product_id)
-    if after:
-        sql += " AND (t.created_at, t.transaction_id) > (%s::timestamptz, %s)"
-        params.extend(after)
-    sql += " ORDER BY t.created_at, t.transaction_id"
-    if limit:
-        sql += " LIMIT %s"
-        params.append(limit)
-    return _rows(db, sql, params)
+    return _page(db, sql, [producer_id, start, end], "s.product_id", product_id, TRANSACTION_ORDER, after, limit)
