@@ -70,6 +70,88 @@ def charge_fields(attempt: dict[str, Any]) -> dict[str, Any]:
 
 
 class Subscription(Aggregate):
+    # ------------------------------------------------------- events at version 2
+    # Stored events are forever. An event that gains a field gets `class_version` + 1 and an
+    # `upcast_vN_vN+1` giving old stored events the new field with the meaning they had when
+    # recorded. Events declared by `@event("Name")` below are at version 1 (the library default).
+    class ChargeAttempted(Aggregate.Event):
+        """v2 adds the plan the charge was priced with and the installment's due date."""
+
+        class_version = 2
+        key: str
+        plan_id: str | None
+        due_at: datetime
+        cycle: int
+        installment: int
+        installments: int
+        amount: int
+        currency: str
+        method: str
+        attempt: int
+        is_retry: bool
+        reprocess: bool
+        at: datetime
+        actor: Actor
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["plan_id"] = None  # not recorded then; reports show the subscription's plan
+            state["due_at"] = state["at"]
+
+
+    class ChargeSucceeded(Aggregate.Event):
+        """v2 records the start of the paid period (a billing-day change no longer moves it)."""
+
+        class_version = 2
+        key: str
+        gateway_charge_id: str
+        cycle: int
+        installment: int
+        installments: int
+        amount: int
+        currency: str
+        method: str
+        new_terms: dict[str, Any] | None
+        anchor: datetime
+        cycle_offset: int
+        period_start: datetime | None
+        status: str
+        at: datetime
+        actor: Actor
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["period_start"] = None  # replay derives it from the anchor, as version 1 did
+
+
+    class PlanChanged(Aggregate.Event):
+        """v2 says whether the new plan applied at once (v1: whenever no cycle was paid yet)."""
+
+        class_version = 2
+        from_plan_id: str
+        terms: dict[str, Any]
+        applies_now: bool | None
+        effective_at: datetime
+        at: datetime
+        actor: Actor
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["applies_now"] = None
+
+
+    class Rescheduled(Aggregate.Event):
+        """v2 carries the domain instant (`at`), so `as_of` places it in sandbox time."""
+
+        class_version = 2
+        next_due_at: datetime | None
+        at: datetime | None
+        actor: Actor
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["at"] = None
+
     # ---------------------------------------------------------------- start
     @classmethod
     def start(
@@ -242,8 +324,8 @@ class Subscription(Aggregate):
         if due != self.next_due_at:
             self._rescheduled(next_due_at=due, at=at, actor=actor)
 
-    @event("Rescheduled")
-    def _rescheduled(self, next_due_at: datetime | None, at: datetime, actor: Actor) -> None:
+    @event(Rescheduled)
+    def _rescheduled(self, next_due_at: datetime | None, at: datetime | None, actor: Actor) -> None:
         self.next_due_at = next_due_at
 
     # -------------------------------------------------------------- charging
@@ -300,11 +382,11 @@ class Subscription(Aggregate):
         money = Money(f["amount"], f["currency"])
         return ChargeRequest(f["key"], f["method"], self.payment_method.get("token"), money, f["cycle"], f["installment"])
 
-    @event("ChargeAttempted")
+    @event(ChargeAttempted)
     def _charge_attempted(
         self,
         key: str,
-        plan_id: str,
+        plan_id: str | None,
         due_at: datetime,
         cycle: int,
         installment: int,
@@ -376,7 +458,7 @@ class Subscription(Aggregate):
         )
         self._reschedule(at, actor)
 
-    @event("ChargeSucceeded")
+    @event(ChargeSucceeded)
     def _charge_succeeded(
         self,
         key: str,
@@ -407,7 +489,7 @@ class Subscription(Aggregate):
         self.paid_in_cycle = installment
         self.anchor = anchor
         self.cycle_offset = cycle_offset
-        self.period_start = period_start
+        self.period_start = period_start if period_start is not None else add_months(anchor, cycle_offset)
         self.paid_recurrences += 1
         self.total_paid += amount
         self.attempts_on_installment = 0
@@ -670,10 +752,12 @@ class Subscription(Aggregate):
         )
         self._reschedule(at, actor)
 
-    @event("PlanChanged")
+    @event(PlanChanged)
     def _plan_changed(
-        self, from_plan_id: str, terms: dict[str, Any], applies_now: bool, effective_at: datetime, at: datetime, actor: Actor
+        self, from_plan_id: str, terms: dict[str, Any], applies_now: bool | None, effective_at: datetime, at: datetime, actor: Actor
     ) -> None:
+        if applies_now is None:  # recorded by version 1
+            applies_now = self.cycle == 0
         if applies_now:
             self._assign_terms(terms)
             self.pending_terms = None

@@ -1,0 +1,785 @@
+"""`GET /openapi.json`: the OpenAPI 3.1 description of every route the app serves.
+
+The document is generated, never hand-maintained: paths come from the app's own URL map (so a
+route cannot exist without appearing, and sandbox paths appear only where the sandbox is mounted),
+request bodies from the very marshmallow schemas the blueprints validate with (apispec's
+MarshmallowPlugin), and responses from the representation schemas below, which mirror views.py.
+Each operation's words (summary, credentials, query parameters) live in OPERATIONS; a route missing
+there is still published, with a generic description, rather than silently left out.
+It is built once per app, on first use (after every blueprint is registered), and then cached.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow.common import resolve_schema_cls
+from flask import Blueprint, Flask, Response, current_app
+from flask.blueprints import BlueprintSetupState
+from marshmallow import Schema, fields, validate
+from werkzeug.routing import Rule
+
+from recur.commands.sandbox_gateway import OUTCOMES
+from recur.http import catalog, sandbox, subscriptions
+from recur.http.schemas import PERIODICITIES, PaymentMethodSchema
+
+bp = Blueprint("openapi", __name__)
+SPEC_KEY, LOCK_KEY = "recur.openapi", "recur.openapi.lock"
+STATUSES = subscriptions.STATUSES
+ORIGINS = ["customer", "seller", "admin"]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DESCRIPTION = """Event-sourced subscription billing. JSON everywhere; timestamps are ISO 8601 in UTC; money is
+`{"amount": <integer minor units>, "currency": "BRL"}`; ids are strings.
+
+Credentials: `Authorization: Bearer <token>`, where the token is the admin token, a producer's `api_key` or a
+subscriber's `subscriber_token` (see the security schemes). A producer sees only its own data; anything that is not
+yours answers 404, never 403, so no id is ever confirmed.
+
+Every POST accepts an `Idempotency-Key` header: a repeat with the same key and body returns the first response
+and has no second effect; the same key with another body is a 422.
+
+Errors are `application/problem+json` with `type`, `title`, `status`, `detail` and, for invalid input, `errors`
+(field -> messages)."""
+
+
+# ---------------------------------------------------------------- representations (responses)
+def representation(cls: type[Schema]) -> type[Schema]:
+    """The views always return every key (null when there is no value): marking each field required tells clients
+    they may rely on its presence. Fields that views.py leaves out when empty say so with metadata optional=True."""
+    for declared in cls._declared_fields.values():
+        declared.required = not declared.metadata.get("optional", False)
+    return cls
+
+
+def described(description: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The field's keyword arguments with the description folded into its metadata (where apispec reads it)."""
+    metadata = {**kwargs.pop("metadata", {}), **({"description": description} if description else {})}
+    return {**kwargs, "metadata": metadata}
+
+
+def text(description: str = "", **kwargs: Any) -> fields.String:
+    return fields.String(**described(description, kwargs))
+
+
+def uuid(description: str = "", **kwargs: Any) -> fields.UUID:
+    return fields.UUID(**described(description, kwargs))
+
+
+def instant(description: str = "", **kwargs: Any) -> fields.DateTime:
+    return fields.DateTime(**described(description, kwargs))
+
+
+def nested(schema: type[Schema], **kwargs: Any) -> fields.Nested:
+    return fields.Nested(schema, **kwargs)
+
+
+@representation
+class MoneyView(Schema):
+    amount = fields.Integer(metadata={"description": "integer minor units (centavos for BRL)"})
+    currency = text("ISO 4217 code, e.g. BRL")
+
+
+@representation
+class RetryPolicyView(Schema):
+    max_retries = fields.Integer()
+    window_days = fields.Integer()
+    reset_billing_date = fields.Boolean()
+
+
+@representation
+class ProducerView(Schema):
+    id = uuid()
+    name = text()
+    email = fields.Email()
+    api_key = text("the producer's credential; returned only once, keep it")
+
+
+@representation
+class ProductView(Schema):
+    id = uuid()
+    producer_id = uuid()
+    name = text()
+    created_at = instant()
+
+
+@representation
+class PlanView(Schema):
+    id = uuid()
+    producer_id = uuid()
+    product_id = uuid()
+    name = text()
+    periodicity = text(validate=validate.OneOf(PERIODICITIES))
+    price = nested(MoneyView)
+    trial_days = fields.Integer()
+    max_installments = fields.Integer()
+    retry_policy = nested(RetryPolicyView)
+    renewal_reminder_days = fields.Integer(allow_none=True)
+    version = fields.Integer(metadata={"description": "the aggregate's version: grows with every change"})
+
+
+@representation
+class OfferView(Schema):
+    id = uuid()
+    plan_id = uuid()
+    name = text()
+    price = nested(MoneyView)
+    version = fields.Integer()
+
+
+@representation
+class SubscriberView(Schema):
+    name = text()
+    email = fields.Email()
+    country = text("ISO 3166 alpha-2", allow_none=True)
+
+
+@representation
+class PaymentMethodView(Schema):
+    type = text(validate=validate.OneOf(["card", "boleto"]))
+    brand = text("cards only", metadata={"optional": True})
+    last4 = text("cards only", metadata={"optional": True})
+
+
+@representation
+class RetryView(Schema):
+    attempt = fields.Integer()
+    max_retries = fields.Integer()
+    next_retry_at = instant(allow_none=True)
+    window_ends_at = instant(allow_none=True)
+
+
+@representation
+class BoletoView(Schema):
+    id = text()
+    amount = nested(MoneyView)
+    due_date = fields.Date()
+    line = text("the digitable line to pay it with")
+
+
+@representation
+class PendingPlanChangeView(Schema):
+    plan_id = uuid()
+    offer_id = uuid(allow_none=True)
+    price = nested(MoneyView)
+    periodicity = text(validate=validate.OneOf(PERIODICITIES))
+    effective_at = instant("the next renewal", allow_none=True)
+
+
+@representation
+class CancellationView(Schema):
+    origin = text("from the credentials that cancelled: subscriber -> customer, producer -> seller", validate=validate.OneOf(ORIGINS))
+    reason = text(allow_none=True)
+
+
+@representation
+class SubscriptionView(Schema):
+    id = uuid()
+    code = text("a short human-friendly code")
+    status = text(validate=validate.OneOf(STATUSES))
+    producer_id = uuid()
+    product_id = uuid()
+    plan_id = uuid()
+    offer_id = uuid(allow_none=True)
+    price = nested(MoneyView)
+    periodicity = text(validate=validate.OneOf(PERIODICITIES))
+    installments = fields.Integer()
+    subscriber = nested(SubscriberView)
+    payment_method = nested(PaymentMethodView)
+    started_at = instant()
+    trial_ends_at = instant(allow_none=True)
+    current_period_start = instant(allow_none=True)
+    current_period_end = instant(allow_none=True)
+    next_charge_at = instant(allow_none=True)
+    paid_recurrences = fields.Integer()
+    total_paid = nested(MoneyView)
+    retry = nested(RetryView, allow_none=True)
+    boleto = nested(BoletoView, allow_none=True, metadata={"description": "the open boleto, if any"})
+    pending_plan_change = nested(PendingPlanChangeView, allow_none=True)
+    cancel_at = instant("a cancellation scheduled for the period end", allow_none=True)
+    cancelled_at = instant(allow_none=True)
+    cancellation = nested(CancellationView, allow_none=True)
+    version = fields.Integer(metadata={"description": "the aggregate's version: grows with every event"})
+
+
+@representation
+class StartedSubscriptionView(SubscriptionView):
+    subscriber_token = text("the subscriber's credential for this subscription only; returned only once")
+
+
+@representation
+class SubscriptionSummaryView(Schema):
+    """A list item: the read model's columns (no schedule details)."""
+
+    id = uuid()
+    code = text()
+    status = text(validate=validate.OneOf(STATUSES))
+    producer_id = uuid()
+    product_id = uuid()
+    plan_id = uuid()
+    offer_id = uuid(allow_none=True)
+    price = nested(MoneyView)
+    periodicity = text(validate=validate.OneOf(PERIODICITIES))
+    installments = fields.Integer()
+    subscriber = nested(SubscriberView)
+    payment_method = nested(PaymentMethodView)
+    started_at = instant()
+    trial_ends_at = instant(allow_none=True)
+    paid_recurrences = fields.Integer()
+    total_paid = nested(MoneyView)
+    cancelled_at = instant(allow_none=True)
+    cancellation = nested(CancellationView, allow_none=True)
+    updated_at = instant()
+    version = fields.Integer()
+
+
+@representation
+class ActorView(Schema):
+    kind = text(validate=validate.OneOf(["admin", "producer", "subscriber", "system"]))
+    id = text()
+
+
+@representation
+class EventView(Schema):
+    version = fields.Integer()
+    type = text("e.g. recur.subscription.ChargeSucceeded; the last dotted part is the event's name")
+    occurred_at = instant("when it happened in the subscription's time")
+    recorded_at = instant("when it was stored")
+    actor = nested(ActorView, allow_none=True)
+    request_id = text("the X-Request-Id of the request that caused it", allow_none=True)
+    data = fields.Dict(metadata={"description": "the event's own fields"})
+
+
+@representation
+class ProblemView(Schema):
+    type = text("a stable identifier of the kind of problem")
+    title = text()
+    status = fields.Integer()
+    detail = text("what to do about it")
+    errors = fields.Dict(metadata={"optional": True, "description": "invalid input only: field -> list of messages"})
+
+
+@representation
+class OriginCountsView(Schema):
+    customer = fields.Integer()
+    admin = fields.Integer()
+    seller = fields.Integer()
+
+
+@representation
+class DashboardMonthView(Schema):
+    month = text("YYYY-MM")
+    active_at_start = fields.Integer()
+    cancellations = fields.Integer()
+    rate = fields.Float()
+    by_origin = nested(OriginCountsView)
+
+
+@representation
+class DashboardDayView(Schema):
+    date = fields.Date()
+    cancellations = fields.Integer()
+    by_origin = nested(OriginCountsView)
+    active = fields.Integer()
+
+
+@representation
+class DashboardView(Schema):
+    from_ = instant(data_key="from")
+    to = instant()
+    cancellations = fields.Integer()
+    cancellation_rate = fields.Float(metadata={"description": "cancellations in the period / subscriptions active at its start"})
+    active_at_start = fields.Integer()
+    by_origin = nested(OriginCountsView)
+    monthly = fields.List(fields.Nested(DashboardMonthView))
+    daily = fields.List(fields.Nested(DashboardDayView))
+    lt_months = fields.Float(metadata={"description": "mean lifetime in months of the subscriptions cancelled in the period"})
+    ltv = nested(MoneyView)
+    avg_paid_recurrences = fields.Float()
+
+
+@representation
+class BuyerView(Schema):
+    name = text()
+    email = fields.Email()
+
+
+@representation
+class InstallmentNumberView(Schema):
+    number = fields.Integer()
+    total = fields.Integer()
+
+
+@representation
+class SaleView(Schema):
+    transaction_id = text()
+    subscription_id = uuid()
+    created_at = instant()
+    updated_at = instant()
+    buyer = nested(BuyerView)
+    product_id = uuid(allow_none=True)
+    product_name = text(allow_none=True)
+    plan_id = uuid()
+    amount = nested(MoneyView)
+    status = text(validate=validate.OneOf(["approved", "declined", "pending", "expired"]))
+    decline_reason = text(allow_none=True)
+    is_subscription = fields.Boolean()
+    installment = nested(InstallmentNumberView)
+    payment_method = text()
+
+
+@representation
+class SubscriptionReportItemView(Schema):
+    subscription_id = uuid()
+    code = text()
+    subscriber = nested(BuyerView)
+    product_id = uuid()
+    plan_id = uuid()
+    status = text(validate=validate.OneOf(STATUSES))
+    created_at = instant()
+    updated_at = instant()
+    paid_recurrences = fields.Integer()
+    total_paid = nested(MoneyView)
+    cancelled_at = instant(allow_none=True)
+    cancellation_origin = text(allow_none=True)
+
+
+@representation
+class InstallmentReportItemView(Schema):
+    transaction_id = text()
+    subscription_id = uuid()
+    buyer = nested(BuyerView)
+    product_id = uuid(allow_none=True)
+    installment = nested(InstallmentNumberView)
+    due_date = fields.Date()
+    amount = nested(MoneyView)
+    status = text()
+    created_at = instant()
+
+
+def page_of(item: type[Schema], name: str, **extra: fields.Field) -> type[Schema]:
+    """Every list answers `{items, next_cursor}`; pass next_cursor back as `cursor` for the next page."""
+    shape: dict[str, fields.Field] = {
+        "items": fields.List(fields.Nested(item)),
+        "next_cursor": text("null on the last page", allow_none=True),
+        **extra,
+    }
+    return representation(Schema.from_dict(shape, name=name))
+
+
+ProductPageView = page_of(ProductView, "ProductPageView")
+SubscriptionPageView = page_of(SubscriptionSummaryView, "SubscriptionPageView")
+SalesReportView = page_of(SaleView, "SalesReportView", **{"from": instant(), "to": instant()})
+SubscriptionsReportView = page_of(SubscriptionReportItemView, "SubscriptionsReportView", **{"from": instant(), "to": instant()})
+InstallmentsReportView = page_of(InstallmentReportItemView, "InstallmentsReportView", **{"from": instant(), "to": instant()})
+EventListView = representation(Schema.from_dict({"items": fields.List(fields.Nested(EventView))}, name="EventListView"))
+BillingRunView = representation(Schema.from_dict(
+    {"examined": fields.Integer(), "billed": fields.Integer(), "skipped_locked": fields.Integer(), "errors": fields.Integer()},
+    name="BillingRunView"))
+HealthView = representation(Schema.from_dict({"status": text()}, name="HealthView"))
+ReadinessView = representation(Schema.from_dict(
+    {"status": text(), "checks": fields.Dict(keys=fields.String(), values=fields.String())}, name="ReadinessView"))
+CardTokenView = representation(Schema.from_dict({"token": text(), "brand": text(), "last4": text()}, name="CardTokenView"))
+QueuedOutcomesView = representation(Schema.from_dict(
+    {"token": text(), "queued": fields.List(fields.String(validate=validate.OneOf(sorted(OUTCOMES))))}, name="QueuedOutcomesView"))
+ClockView = representation(Schema.from_dict({"now": instant()}, name="ClockView"))
+ClockAdvancedView = representation(Schema.from_dict(
+    {"now": instant(), "steps": fields.Integer(metadata={"description": "how many due items ran"})}, name="ClockAdvancedView"))
+
+
+def schema_name(schema: Any) -> str:
+    """Request schemas (`PlanSchema`) become `PlanInput`, representations (`PlanView`) become `Plan`: one name each."""
+    name = resolve_schema_cls(schema).__name__
+    if name.endswith("Schema"):
+        return name[: -len("Schema")] + "Input"
+    return name.removesuffix("View")
+
+
+# ---------------------------------------------------------------- operations
+def query(name: str, description: str, schema: dict[str, Any] | None = None, required: bool = False) -> dict[str, Any]:
+    return {"in": "query", "name": name, "description": description, "required": required, "schema": schema or {"type": "string"}}
+
+
+def page_params(default: int = 50, maximum: int = 500) -> tuple[dict[str, Any], ...]:
+    return (
+        query("limit", "page size", {"type": "integer", "minimum": 1, "maximum": maximum, "default": default}),
+        query("cursor", "the next_cursor of the previous page"),
+    )
+
+
+UUID_QUERY = {"type": "string", "format": "uuid"}
+PERIOD = (
+    query("from", "start: a date (whole day) or an ISO 8601 timestamp; default 30 days before `to`"),
+    query("to", "end: a date (that day included) or an ISO 8601 timestamp; default now"),
+)
+TENANT = query("producer_id", "admin credentials only: whose data", UUID_QUERY)
+REPORT_PARAMS = (
+    *PERIOD,
+    query("product_id", "only this product", UUID_QUERY),
+    TENANT,
+    query("format", "json pages, or the whole period as a file", {"type": "string", "enum": ["json", "csv", "xlsx"], "default": "json"}),
+    *page_params(default=100, maximum=1000),
+)
+DASHBOARD_FILTERS = (*PERIOD, query("product_id", "only this product", UUID_QUERY), query("plan_id", "only this plan", UUID_QUERY))
+PATH_PARAMS = {
+    "product_id": ("the product's id", UUID_QUERY),
+    "plan_id": ("the plan's id", UUID_QUERY),
+    "offer_id": ("the offer's id", UUID_QUERY),
+    "subscription_id": ("the subscription's id", UUID_QUERY),
+    "token": ("a sandbox card token", {"type": "string"}),
+    "boleto_id": ("the boleto's id (in the subscription's `boleto`)", {"type": "string"}),
+}
+SECURITY_SCHEMES = {
+    "admin": {"type": "http", "scheme": "bearer", "description": "The admin token (RECUR_ADMIN_TOKEN). Sees and does everything."},
+    "producer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A producer's `api_key` (rk_...), returned once by POST /v1/producers. Sees only its own data.",
+    },
+    "subscriber": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A `subscriber_token` (st_...), returned once by POST /v1/subscriptions. Only that subscription.",
+    },
+    "dashboardSession": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "recur_dashboard",
+        "description": "The dashboard page's session cookie, set by POST /dashboard/sign-in with a producer's api_key.",
+    },
+}
+PROBLEMS = {
+    "401": ("Unauthorized", "no credentials, or credentials that are not valid"),
+    "404": ("NotFound", "no such resource, or it is not yours (another tenant's ids are never confirmed)"),
+    "409": ("Conflict", "not allowed in the current state, a concurrent modification, or the same Idempotency-Key still in progress"),
+    "422": ("Invalid", "invalid input: `errors` names each field (also an Idempotency-Key reused with another body)"),
+    "503": ("Unavailable", "a dependency (the database) is down; retry shortly"),
+}
+TAGS = {
+    "Catalog": "Producers, products, plans and offers.",
+    "Subscriptions": "Start, read (now or as of a past instant), list, audit trail and commands. Commands answer the subscription after it.",
+    "Reports": "Reports and the cancellation dashboard (producer; admin with producer_id).",
+    "Dashboard page": "The cancellation dashboard as an HTML page for producers.",
+    "Sandbox": "Test cards, outcome queues, boleto payments and the shared clock (only with RECUR_SANDBOX=1).",
+    "Operations": "Health, readiness, billing runs, metrics and this documentation.",
+}
+BLUEPRINT_TAGS = {
+    "catalog": "Catalog",
+    "subscriptions": "Subscriptions",
+    "reports": "Reports",
+    "dashboard_page": "Dashboard page",
+    "sandbox": "Sandbox",
+}
+PRODUCER, ANY_CALLER = ("producer", "admin"), ("producer", "admin", "subscriber")
+WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What the URL map cannot tell about a route: its words, who may call it, and what it takes and answers."""
+
+    tag: str
+    summary: str
+    roles: tuple[str, ...] = ()
+    body: type[Schema] | dict[str, Any] | None = None
+    body_required: bool = True
+    body_media: str = "application/json"
+    response: type[Schema] | None = None
+    status: int = 200
+    media: tuple[str, ...] = ("application/json",)
+    query: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    description: str = ""
+
+
+SIGN_IN_FORM = {
+    "type": "object",
+    "required": ["api_key", "csrf_token"],
+    "properties": {
+        "api_key": {"type": "string", "description": "the producer's api_key"},
+        "csrf_token": {"type": "string", "description": "from the sign-in form"},
+        "next_query": {"type": "string", "description": "dashboard filters to return to"},
+    },
+}
+OPERATIONS: dict[str, Operation] = {
+    "operations.healthz": Operation("Operations", "Liveness: the process answers", response=HealthView),
+    "operations.readyz": Operation("Operations", "Readiness: the database and the broker are reachable", response=ReadinessView),
+    "operations.billing_run": Operation(
+        "Operations", "Run every charge, retry and expiry due now", ("admin",), response=BillingRunView,
+        description="The scheduler in `recur up` does the same continuously.",
+    ),
+    "metrics.metrics": Operation(
+        "Operations", "Prometheus metrics", media=("text/plain",),
+        description="Request counts and latencies per route, subscriptions by status, projection lag and the event-store head.",
+    ),
+    "openapi.openapi_document": Operation("Operations", "This OpenAPI 3.1 document"),
+    "docs_page.docs": Operation("Operations", "This API as an HTML page", media=("text/html",)),
+    "catalog.register_producer": Operation(
+        "Catalog", "Register a producer", ("admin",), catalog.ProducerSchema, response=ProducerView, status=201,
+        description="The response carries the producer's `api_key`, shown only this once.",
+    ),
+    "catalog.create_product": Operation(
+        "Catalog", "Create a product", PRODUCER, catalog.ProductSchema, response=ProductView, status=201,
+        description="Admin credentials must name the producer with `producer_id`.",
+    ),
+    "catalog.list_products": Operation("Catalog", "List products", PRODUCER, response=ProductPageView, query=(TENANT, *page_params())),
+    "catalog.get_product": Operation("Catalog", "Read a product", PRODUCER, response=ProductView),
+    "catalog.define_plan": Operation("Catalog", "Define a plan of a product", PRODUCER, catalog.PlanSchema, response=PlanView, status=201),
+    "catalog.get_plan": Operation("Catalog", "Read a plan", ANY_CALLER, response=PlanView),
+    "catalog.revise_plan": Operation(
+        "Catalog", "Revise a plan", PRODUCER, catalog.PlanPatchSchema, response=PlanView,
+        description="A new price applies to subscriptions started afterwards only.",
+    ),
+    "catalog.create_offer": Operation("Catalog", "Create an offer (another price) of a plan", PRODUCER, catalog.OfferSchema,
+                                      response=OfferView, status=201),
+    "catalog.get_offer": Operation("Catalog", "Read an offer", PRODUCER, response=OfferView),
+    "catalog.revise_offer": Operation("Catalog", "Revise an offer", PRODUCER, catalog.OfferPatchSchema, response=OfferView,
+                                      description="Applies to new subscribers only."),
+    "subscriptions.start_subscription": Operation(
+        "Subscriptions", "Start a subscription", PRODUCER, subscriptions.StartSchema, response=StartedSubscriptionView, status=201,
+        description="With a trial: `trialing`. Without: the first charge runs now; approved -> `active`, declined -> `pending`. "
+        "Boleto: a boleto is issued and the subscription becomes `active` when it is paid.",
+    ),
+    "subscriptions.list_subscriptions": Operation(
+        "Subscriptions", "List subscriptions", PRODUCER, response=SubscriptionPageView,
+        query=(
+            query("status", "only this status", {"type": "string", "enum": STATUSES}),
+            query("product_id", "only this product", UUID_QUERY),
+            query("plan_id", "only this plan", UUID_QUERY),
+            TENANT,
+            *page_params(),
+        ),
+    ),
+    "subscriptions.get_subscription": Operation(
+        "Subscriptions", "Read a subscription", ANY_CALLER, response=SubscriptionView,
+        query=(query("as_of", "the state at this instant, rebuilt from its events", {"type": "string", "format": "date-time"}),),
+    ),
+    "subscriptions.subscription_events": Operation("Subscriptions", "The subscription's audit trail: its events in order", ANY_CALLER,
+                                                   response=EventListView),
+    "subscriptions.cancel": Operation(
+        "Subscriptions", "Cancel a subscription", ANY_CALLER, subscriptions.CancelSchema, body_required=False, response=SubscriptionView,
+        description="The origin comes from the credentials: subscriber -> customer, producer -> seller, admin -> admin.",
+    ),
+    "subscriptions.change_plan": Operation(
+        "Subscriptions", "Change plan at the next renewal", ANY_CALLER, subscriptions.ChangePlanSchema, response=SubscriptionView,
+        description="Same product only; the next cycle is billed with the new plan's price and periodicity.",
+    ),
+    "subscriptions.change_payment_method": Operation("Subscriptions", "Replace the payment method", ANY_CALLER, PaymentMethodSchema,
+                                                     response=SubscriptionView),
+    "subscriptions.change_billing_day": Operation("Subscriptions", "Move the next charges to a day of the month", ANY_CALLER,
+                                                  subscriptions.BillingDaySchema, response=SubscriptionView),
+    "subscriptions.reprocess": Operation(
+        "Subscriptions", "Charge the overdue installment now", ANY_CALLER, response=SubscriptionView,
+        description="For `past_due` or `inactive` subscriptions; approved -> `active` again.",
+    ),
+    "reports.sales_report": Operation("Reports", "Sales: transactions created or updated in the period", PRODUCER,
+                                      response=SalesReportView, media=("application/json", "text/csv", XLSX), query=REPORT_PARAMS),
+    "reports.subscriptions_report": Operation("Reports", "Subscriptions created or updated in the period", PRODUCER,
+                                              response=SubscriptionsReportView, media=("application/json", "text/csv", XLSX),
+                                              query=REPORT_PARAMS),
+    "reports.installments_report": Operation("Reports", "Installment charges created in the period", PRODUCER,
+                                             response=InstallmentsReportView, media=("application/json", "text/csv", XLSX),
+                                             query=REPORT_PARAMS),
+    "reports.cancellations_dashboard": Operation(
+        "Reports", "Cancellation dashboard", PRODUCER, response=DashboardView, query=(*DASHBOARD_FILTERS, TENANT),
+        description="lt_months, ltv and avg_paid_recurrences are over the subscriptions cancelled in the period.",
+    ),
+    "dashboard_page.cancellations": Operation(
+        "Dashboard page", "The cancellation dashboard page (a sign-in form without a session)", ("dashboardSession",),
+        media=("text/html",), query=DASHBOARD_FILTERS,
+    ),
+    "dashboard_page.sign_in": Operation(
+        "Dashboard page", "Sign in to the dashboard page with a producer's api_key", body=SIGN_IN_FORM,
+        body_media="application/x-www-form-urlencoded", status=303, media=(),
+    ),
+    "dashboard_page.sign_out": Operation("Dashboard page", "Sign out of the dashboard page", ("dashboardSession",),
+                                         body={"type": "object", "properties": {"csrf_token": {"type": "string"}}},
+                                         body_media="application/x-www-form-urlencoded", status=303, media=()),
+    "sandbox.create_card_token": Operation(
+        "Sandbox", "Tokenize a test card", body=sandbox.CardSchema, response=CardTokenView, status=201,
+        description="4242424242424242 approves; 4000000000000002 declines card_declined; 4000000000009995 declines "
+        "insufficient_funds; other numbers passing Luhn approve; failing Luhn is a 422.",
+    ),
+    "sandbox.queue_outcomes": Operation("Sandbox", "Queue the results of a test card's next charges", body=sandbox.OutcomesSchema,
+                                        response=QueuedOutcomesView, status=201),
+    "sandbox.pay": Operation("Sandbox", "The bank reports a boleto paid", response=SubscriptionView),
+    "sandbox.get_clock": Operation("Sandbox", "The sandbox clock", response=ClockView),
+    "sandbox.advance": Operation(
+        "Sandbox", "Move the sandbox clock forward and run everything that fell due", PRODUCER, sandbox.AdvanceSchema,
+        response=ClockAdvancedView,
+        description="Runs, in time order, trial ends, charges, retries, reminders and scheduled reports; returns when the read "
+        "models have caught up.",
+    ),
+}
+
+
+# ---------------------------------------------------------------- building
+PATH_VARIABLE = re.compile(r"<(?:(?P<converter>[a-zA-Z_]\w*)(?:\([^)]*\))?:)?(?P<name>[a-zA-Z_]\w*)>")
+CONVERTER_TYPES = {"int": {"type": "integer"}, "float": {"type": "number"}, "uuid": UUID_QUERY}
+
+
+def openapi_path(rule: Rule) -> tuple[str, list[dict[str, Any]]]:
+    """`/v1/plans/<plan_id>` -> `/v1/plans/{plan_id}` and its path parameters."""
+    parameters = []
+    for match in PATH_VARIABLE.finditer(rule.rule):
+        name = match["name"]
+        description, schema = PATH_PARAMS.get(name, (name.replace("_", " "), {"type": "string"}))
+        schema = CONVERTER_TYPES.get(match["converter"] or "", schema)
+        parameters.append({"in": "path", "name": name, "required": True, "description": description, "schema": schema})
+    return PATH_VARIABLE.sub(lambda m: "{" + m["name"] + "}", rule.rule), parameters
+
+
+def fallback(app: Flask, rule: Rule) -> Operation:
+    """A route nobody described yet is published all the same, with what the code itself says."""
+    view = app.view_functions.get(rule.endpoint)
+    doc = (view.__doc__ or "").strip().splitlines() if view else []
+    summary = doc[0] if doc else rule.endpoint.rpartition(".")[2].replace("_", " ").capitalize()
+    tag = BLUEPRINT_TAGS.get(rule.endpoint.partition(".")[0], "Operations")
+    roles = ANY_CALLER if rule.rule.startswith("/v1/") and tag != "Sandbox" else ()
+    return Operation(tag, summary, roles, description="Not described in detail here yet: see API.md.")
+
+
+def operation(app: Flask, rule: Rule, method: str, path_parameters: list[dict[str, Any]]) -> dict[str, Any]:
+    described = rule.endpoint in OPERATIONS
+    op = OPERATIONS[rule.endpoint] if described else fallback(app, rule)
+    parameters: list[Any] = [*path_parameters, *op.query]
+    if method == "POST":
+        parameters.append("IdempotencyKey")
+    result: dict[str, Any] = {
+        "operationId": rule.endpoint,
+        "tags": [op.tag],
+        "summary": op.summary,
+        "parameters": parameters,
+        "security": [{role: []} for role in op.roles],
+        "responses": responses(op, rule, method, described),
+    }
+    if op.roles:
+        result["description"] = f"Credentials: {' or '.join(op.roles)}. {op.description}".strip()
+    elif op.description:
+        result["description"] = op.description
+    if op.body is not None:
+        result["requestBody"] = {"required": op.body_required, "content": {op.body_media: {"schema": op.body}}}
+    elif method in WRITES and not described:
+        result["requestBody"] = {"required": False, "content": {"application/json": {"schema": {"type": "object"}}}}
+    return result
+
+
+def responses(op: Operation, rule: Rule, method: str, described: bool) -> dict[str, Any]:
+    """The success response, then the problems this route can answer (every /v1 route is behind the database)."""
+    if not described:
+        success: dict[str, Any] = {"description": "success", "content": {"application/json": {"schema": {"type": "object"}}}}
+        answers: dict[str, Any] = {"2XX": success}
+    else:
+        content: dict[str, Any] = {}
+        for media in op.media:
+            if media == "application/json":
+                content[media] = {"schema": op.response or {"type": "object"}}
+            else:
+                content[media] = {"schema": {"type": "string"}}
+        success = {"description": "see other" if op.status == 303 else "success"}
+        if content:
+            success["content"] = content
+        answers = {str(op.status): success}
+    v1 = rule.rule.startswith("/v1/")
+    if op.roles and op.roles != ("dashboardSession",):
+        answers["401"] = PROBLEMS["401"][0]
+    if v1 and (op.roles or "<" in rule.rule):
+        answers["404"] = PROBLEMS["404"][0]
+    if v1 and method in WRITES:
+        answers["409"] = PROBLEMS["409"][0]
+    if v1 and (op.body is not None or op.query or method in WRITES):
+        answers["422"] = PROBLEMS["422"][0]
+    if v1 or rule.endpoint == "operations.readyz":
+        answers["503"] = PROBLEMS["503"][0]
+    return answers
+
+
+def build_spec(app: Flask) -> dict[str, Any]:
+    """The whole document, from the app's URL map as it is now (call it once every blueprint is registered)."""
+    spec = APISpec(
+        title="recur",
+        version=_version(),
+        openapi_version="3.1.0",
+        plugins=[MarshmallowPlugin(schema_name_resolver=schema_name)],
+        info={"description": DESCRIPTION},
+    )
+    for name, scheme in SECURITY_SCHEMES.items():
+        spec.components.security_scheme(name, scheme)
+    spec.components.parameter(
+        "IdempotencyKey",
+        "header",
+        {
+            "required": False,
+            "description": "A repeat with the same key and body replays the first response with no second effect; "
+            "the same key with another body is a 422.",
+            "schema": {"type": "string", "maxLength": 255},
+        },
+    )
+    spec.components.schema("Problem", schema=ProblemView)
+    for name, description in PROBLEMS.values():
+        spec.components.response(name, {"description": description, "content": {"application/problem+json": {"schema": "Problem"}}})
+    rules = sorted((r for r in app.url_map.iter_rules() if r.endpoint != "static" and not r.endpoint.endswith(".static")),
+                   key=lambda r: r.rule)
+    paths: dict[str, dict[str, Any]] = {}
+    used_tags: set[str] = set()
+    for rule in rules:
+        path, path_parameters = openapi_path(rule)
+        methods = sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
+        for method in methods:
+            op = operation(app, rule, method, path_parameters)
+            if len(methods) > 1:  # operationIds are unique per method
+                op["operationId"] += f".{method.lower()}"
+            used_tags.update(op["tags"])
+            paths.setdefault(path, {})[method.lower()] = op
+    for name, description in TAGS.items():
+        if name in used_tags:
+            spec.tag({"name": name, "description": description})
+    for path, operations in paths.items():
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()
+
+
+def _version() -> str:
+    try:
+        return version("recur")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+@dataclass(frozen=True)
+class PublishedSpec:
+    document: dict[str, Any]
+    body: str
+
+
+@bp.record_once
+def prepare_cache(state: BlueprintSetupState) -> None:
+    """One lock per app: gthread workers serve the first requests concurrently, and the spec should be built once."""
+    state.app.extensions[LOCK_KEY] = threading.Lock()
+
+
+def published_spec(app: Flask) -> PublishedSpec:
+    """The app's spec, built on first use: later than create_app, so blueprints registered after this one are included."""
+    cached: PublishedSpec | None = app.extensions.get(SPEC_KEY)
+    if cached is None:
+        with app.extensions[LOCK_KEY]:
+            cached = app.extensions.get(SPEC_KEY)
+            if cached is None:
+                document = build_spec(app)
+                cached = PublishedSpec(document, json.dumps(document, indent=1))
+                app.extensions[SPEC_KEY] = cached
+    return cached
+
+
+def spec_for(app: Flask) -> dict[str, Any]:
+    return published_spec(app).document
+
+
+@bp.get("/openapi.json")
+def openapi_document() -> Response:
+    return Response(published_spec(current_app).body, mimetype="application/json")
