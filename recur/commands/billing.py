@@ -26,11 +26,18 @@ def call_gateway(s: Services, sub_id: str, request: ChargeRequest) -> ChargeResu
     return s.gateway.charge_card(request.key, request.token, request.amount.amount, request.amount.currency)
 
 
-def finish_charge(s: Services, sub_id: str, request: ChargeRequest, actor: Actor) -> Subscription:
-    """Call the gateway for a recorded attempt and record its result (unless someone already did)."""
+def finish_charge(
+    s: Services, sub_id: str, request: ChargeRequest, actor: Actor, saved: Subscription | None = None
+) -> Subscription:
+    """Call the gateway for a recorded attempt and record its result (unless someone already did).
+
+    `saved` is the aggregate exactly as the caller just stored it, which spares a reload; after a
+    concurrent write the loop reloads.
+    """
     result = call_gateway(s, sub_id, request)
     for _ in range(ATTEMPTS):
-        sub: Subscription = s.events.load(sub_id, Subscription)
+        sub: Subscription = saved if saved is not None else s.events.load(sub_id, Subscription)
+        saved = None
         if sub.inflight is None or sub.inflight["key"] != request.key:
             return sub  # another process recorded this very result
         now = s.clock.now()

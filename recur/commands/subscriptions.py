@@ -58,6 +58,7 @@ def start_subscription(s: Services, caller: str | None, fields: dict[str, Any], 
     plan: Plan = owned(s, fields["plan_id"], Plan, caller)
     terms = terms_of(s, plan, fields.get("offer_id"), fields.get("installments") or 1, caller)
     secret = secrets.token_urlsafe(24)
+    now = s.clock.now()
     sub = Subscription.start(
         code=new_code(),
         producer_id=plan.producer_id,
@@ -67,13 +68,13 @@ def start_subscription(s: Services, caller: str | None, fields: dict[str, Any], 
         subscriber=fields["subscriber"],
         payment_method=payment_method_of(s, fields["payment_method"]),
         subscriber_token_hash=hash_secret(secret),
-        at=s.clock.now(),
+        at=now,
         actor=actor,
     )
-    request = sub.begin_charge(s.clock.now(), actor)
+    request = sub.begin_charge(now, actor)
     s.events.store(sub)
     if request is not None:
-        sub = finish_charge(s, str(sub.id), request, actor)
+        sub = finish_charge(s, str(sub.id), request, actor, saved=sub)
     return sub, f"st_{sub.id.hex}_{secret}"
 
 

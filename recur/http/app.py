@@ -8,7 +8,7 @@ import uuid
 from flask import Flask, Response, g, request
 
 from recur.commands.services import Services
-from recur.http import catalog, dashboard_page, operations, reports, sandbox, subscriptions
+from recur.http import catalog, dashboard_page, docs_page, metrics, openapi, operations, reports, sandbox, subscriptions
 from recur.http.errors import register_error_handlers
 from recur.http.idempotency import register_idempotency
 
@@ -29,9 +29,14 @@ def create_app(services: Services) -> Flask:
         response.headers["X-Request-Id"] = g.get("request_id", "")
         return response
 
+    # Before idempotency: its replays answer from a before_request hook, which skips the hooks registered after it.
+    metrics.register_metrics(app)
     register_error_handlers(app)
     register_idempotency(app)
     app.register_blueprint(operations.bp)
+    app.register_blueprint(metrics.bp)
+    app.register_blueprint(openapi.bp)  # the document is built on first use, from every route registered by then
+    app.register_blueprint(docs_page.bp)
     app.register_blueprint(catalog.bp)
     app.register_blueprint(subscriptions.bp)
     app.register_blueprint(reports.bp)

@@ -1,0 +1,151 @@
+"""`GET /metrics`: Prometheus text format.
+
+Two kinds of numbers:
+- per-request counters and latency histograms, recorded by each process as it serves. Gunicorn runs several
+  worker processes and a scrape reaches only one of them, so with `PROMETHEUS_MULTIPROC_DIR` set (the
+  supervisor sets it) prometheus-client keeps the values in files there and every scrape sums all workers.
+  Without it (tests, one process) the app's own registry serves them.
+- business gauges (subscriptions by status, projection lag, event-store head) are read from PostgreSQL at
+  scrape time by a custom collector: they are facts of the shared database, not of one worker, so nothing
+  is stored per process. One query plus `lag()` (two more when the read models are caught up).
+
+Labels carry the URL rule (`/v1/subscriptions/<subscription_id>`), never the raw path: ids in labels would
+make one time series per subscription.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, g, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+from recur.db import Database
+from recur.http.subscriptions import STATUSES
+from recur.projections.lag import lag
+
+log = logging.getLogger(__name__)
+bp = Blueprint("metrics", __name__)
+METRICS_KEY = "recur.metrics"
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+UNMATCHED = "<unmatched>"  # 404s and 405s for paths no rule matched: one series, whatever was asked
+# Up to 30 s: the sandbox clock advance and billing runs legitimately take seconds.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class DatabaseCollector(Collector):
+    """Gauges read from PostgreSQL on every scrape, so they are right whichever worker answers."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def describe(self) -> list[Metric]:
+        """Nothing to declare up front: registering must not query the database (the registry would call collect)."""
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("recur_metrics_database_up", "1 if the database answered this scrape's queries, else 0")
+        try:
+            families = list(self._read())
+        except Exception as error:  # noqa: BLE001 - a scrape must still answer (with up=0) while the database is down
+            log.warning("metrics: database unavailable: %s", error)
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        yield from families
+
+    def _read(self) -> Iterator[Metric]:
+        rows = self.db.fetchall(
+            "SELECT NULL::text, coalesce(max(notification_id), 0) FROM recur_events "
+            "UNION ALL SELECT status, count(*) FROM rm_subscriptions GROUP BY status"
+        )
+        head = next((int(count) for status, count in rows if status is None), 0)
+        by_status = {str(status): int(count) for status, count in rows if status is not None}
+        subscriptions = GaugeMetricFamily("recur_subscriptions", "Subscriptions by status, from the read model", labels=["status"])
+        for status in sorted({*STATUSES, *by_status}):
+            subscriptions.add_metric([status], by_status.get(status, 0))
+        yield subscriptions
+        store = GaugeMetricFamily("recur_event_store_head", "The highest notification id in the event store")
+        store.add_metric([], head)
+        yield store
+        events_behind = GaugeMetricFamily(
+            "recur_projection_events_behind", "Events the projection has not applied yet (relay and projection together)",
+            labels=["projection"])
+        seconds_behind = GaugeMetricFamily(
+            "recur_projection_seconds_behind", "Seconds since a lagging projection last applied an event (0 when caught up)",
+            labels=["projection"])
+        relay_behind = GaugeMetricFamily("recur_relay_events_behind", "Events stored but not yet published to the broker")
+        report = lag(self.db)
+        for name, figures in sorted(report.items()):
+            events_behind.add_metric([name], figures["events_behind"])
+            seconds_behind.add_metric([name], figures["seconds_behind"])
+        relay_behind.add_metric([], next(iter(report.values()))["relay_behind"] if report else 0)
+        yield events_behind
+        yield seconds_behind
+        yield relay_behind
+
+
+class HttpMetrics:
+    """One app's request metrics and the registry that serves them when there is a single process."""
+
+    def __init__(self, db: Database) -> None:
+        self.multiprocess_dir = os.environ.get(MULTIPROC_ENV) or None
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "recur_http_requests", "HTTP requests served", ["method", "route", "status"], registry=self.registry)
+        self.latency = Histogram(
+            "recur_http_request_seconds", "Time to serve an HTTP request", ["method", "route"], buckets=LATENCY_BUCKETS,
+            registry=self.registry)
+        self.database = DatabaseCollector(db)
+        self.registry.register(self.database)
+
+    def scrape_registry(self) -> CollectorRegistry:
+        """With several workers, a fresh registry that sums every worker's files; otherwise this process's own."""
+        if self.multiprocess_dir is None:
+            return self.registry
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=self.multiprocess_dir)
+        registry.register(self.database)
+        return registry
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
+
+
+def register_metrics(app: Flask) -> None:
+    """Time every request. Register before any before_request hook that may answer early (idempotency replays),
+    since a hook that returns a response stops the later ones: the replay is then still counted and timed."""
+    metrics = HttpMetrics(app.extensions["recur"].db)
+    app.extensions[METRICS_KEY] = metrics
+
+    @app.before_request
+    def start_timer() -> None:
+        g.metrics_started = time.perf_counter()
+
+    @app.after_request
+    def record(response: Response) -> Response:
+        started = g.pop("metrics_started", None)
+        if started is not None:
+            route = request.url_rule.rule if request.url_rule is not None else UNMATCHED
+            metrics.observe(request.method, route, response.status_code, time.perf_counter() - started)
+        return response
+
+
+def current_metrics() -> Any:
+    return current_app.extensions[METRICS_KEY]
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    body = generate_latest(current_metrics().scrape_registry())
+    return Response(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
