@@ -1,0 +1,43 @@
+"""`recur bill`: bills what is due, or in the sandbox moves the clock and bills on the way."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from typing import Any
+
+from recur_api import Api, flask_call
+
+ADMIN = "adm_integration"
+
+
+def run_bill(database_url: str, *args: str, sandbox: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RECUR_DATABASE_URL": database_url, "RECUR_SANDBOX": "1" if sandbox else "0"}
+    return subprocess.run([sys.executable, "-m", "recur.cli", "bill", *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_bill_until_moves_the_sandbox_clock_and_charges_the_renewals_on_the_way(recur: Any, database_url: str) -> None:
+    producer = Api(flask_call(recur.client)).new_producer(ADMIN)
+    sub = producer.subscribe(producer.new_plan()["id"])
+    now = datetime.fromisoformat(producer.get("/v1/sandbox/clock")["now"])
+    until = (now + timedelta(days=65)).strftime("%Y-%m-%dT%H:%M:%S")
+    result = run_bill(database_url, "--until", until)
+    assert result.returncode == 0, result.stderr
+    assert "billing steps" in result.stdout
+    after = producer.get(f"/v1/subscriptions/{sub['id']}")
+    assert after["paid_recurrences"] == 3  # the start and two monthly renewals within 65 days
+    assert datetime.fromisoformat(producer.get("/v1/sandbox/clock")["now"]) >= now + timedelta(days=64)
+
+
+def test_bill_until_outside_the_sandbox_is_refused_with_what_to_do(database_url: str) -> None:
+    result = run_bill(database_url, "--until", "2030-01-01", sandbox=False)
+    assert result.returncode != 0
+    assert "RECUR_SANDBOX=1" in result.stderr
+
+
+def test_bill_without_until_reports_what_it_did(database_url: str) -> None:
+    result = run_bill(database_url)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("examined ")
