@@ -6,17 +6,17 @@ number only passes through `tokenize` (Luhn check, brand, last 4) and is never s
 
 from __future__ import annotations
 
+import json
 import secrets
+from importlib import resources
 
 from recur.commands.gateway import BoletoResult, CardToken, ChargeResult, UnknownCardTokenError
 from recur.db import Database
 
-TEST_CARDS = {
-    "4242424242424242": "approved",
-    "4000000000000002": "card_declined",
-    "4000000000009995": "insufficient_funds",
-    "4000000000009979": "stolen_card",
-    "4000000000000069": "expired_card",
+TEST_CARDS: dict[str, str] = {
+    number: outcome
+    for number, outcome in json.loads(resources.files("recur.commands").joinpath("sandbox_test_cards.json").read_text()).items()
+    if not number.startswith("_")
 }
 OUTCOMES = frozenset(
     {
