@@ -8,6 +8,7 @@ import ctypes
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -89,6 +90,12 @@ class Stack:
 
     def start_processes(self) -> None:
         readiness.reset(self.settings)
+        # gunicorn workers each count requests; prometheus-client sums their files at scrape time.
+        # Cleared only here, not when a crashed API is restarted, so totals survive restarts.
+        metrics_dir = self.settings.data_dir / "metrics"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
         py = sys.executable
         self.spawn(
             "api",

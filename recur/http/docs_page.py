@@ -180,7 +180,8 @@ th { background: #f4f6f9; } .muted { color: #5b6577; } nav ul { columns: 2; } pr
 <h2>Credentials</h2>
 <table><tr><th>Name</th><th>Kind</th><th>Description</th></tr>
 {% for name, scheme in schemes.items() %}<tr><td><code>{{ name }}</code></td>
-<td>{{ scheme.type }}{% if scheme.scheme %} {{ scheme.scheme }}{% endif %}{% if scheme.in %} ({{ scheme.in }} {{ scheme.name }}){% endif %}</td>
+<td>{{ scheme.type }}{% if scheme.scheme %} {{ scheme.scheme }}{% endif %}
+{%- if scheme.in %} ({{ scheme.in }} {{ scheme.name }}){% endif %}</td>
 <td>{{ scheme.description }}</td></tr>
 {% endfor %}</table>
 <nav><h2>Operations</h2><ul>
@@ -193,15 +194,16 @@ th { background: #f4f6f9; } .muted { color: #5b6577; } nav ul { columns: 2; } pr
 <section class="op" id="{{ op.id }}">
 <h3><span class="method {{ op.method }}">{{ op.method }}</span> <code>{{ op.path }}</code> {{ op.summary }}</h3>
 {% if op.description %}<p>{{ op.description }}</p>{% endif %}
-<p class="muted">Credentials: {{ op.security | join(", ") if op.security else "none" }}</p>
+<p class="muted">Credentials: {{ op.security | join(" or ") if op.security else "none" }}</p>
 {% if op.parameters %}<table><tr><th>Parameter</th><th>In</th><th>Type</th><th>Required</th><th>Constraints</th><th>Description</th></tr>
 {% for p in op.parameters %}<tr><td><code>{{ p.name }}</code></td><td>{{ p.in }}</td><td>{{ p.type }}</td>
 <td>{{ "required" if p.required else "optional" }}</td><td>{{ p.constraints }}</td><td>{{ p.description }}</td></tr>
 {% endfor %}</table>{% endif %}
-{% if op.body %}<p>Request body ({{ op.body.media }}, {{ "required" if op.body.required else "optional" }}): <code>{{ op.body.schema }}</code></p>
+{% if op.body %}<p>Request body ({{ op.body.media }}, {{ "required" if op.body.required else "optional" }}):
+<code>{{ op.body.schema }}</code></p>
 {% if op.body.fields %}<table><tr><th>Field</th><th>Type</th><th>Required</th><th>Constraints</th><th>Description</th></tr>
-{% for f in op.body.fields %}<tr><td><code>{{ f.name }}</code></td><td>{{ f.type }}</td><td>{{ f.required }}</td><td>{{ f.constraints }}</td>
-<td>{{ f.description }}</td></tr>
+{% for f in op.body.fields %}<tr><td><code>{{ f.name }}</code></td><td>{{ f.type }}</td><td>{{ f.required }}</td>
+<td>{{ f.constraints }}</td><td>{{ f.description }}</td></tr>
 {% endfor %}</table>{% endif %}{% endif %}
 <table><tr><th>Response</th><th>Description</th><th>Content</th></tr>
 {% for r in op.responses %}<tr><td>{{ r.status }}</td><td>{{ r.description }}</td><td>{{ r.media | join(", ") }}</td></tr>

@@ -463,7 +463,8 @@ PROBLEMS = {
 }
 TAGS = {
     "Catalog": "Producers, products, plans and offers.",
-    "Subscriptions": "Start, read (now or as of a past instant), list, audit trail and commands. Commands answer the subscription after it.",
+    "Subscriptions": "Start, read (now or as of a past instant), list, audit trail and commands. "
+    "Commands answer the subscription as it is after them.",
     "Reports": "Reports and the cancellation dashboard (producer; admin with producer_id).",
     "Dashboard page": "The cancellation dashboard as an HTML page for producers.",
     "Sandbox": "Test cards, outcome queues, boleto payments and the shared clock (only with RECUR_SANDBOX=1).",
@@ -658,9 +659,7 @@ def operation(app: Flask, rule: Rule, method: str, path_parameters: list[dict[st
         "security": [{role: []} for role in op.roles],
         "responses": responses(op, rule, method, described),
     }
-    if op.roles:
-        result["description"] = f"Credentials: {' or '.join(op.roles)}. {op.description}".strip()
-    elif op.description:
+    if op.description:
         result["description"] = op.description
     if op.body is not None:
         result["requestBody"] = {"required": op.body_required, "content": {op.body_media: {"schema": op.body}}}
@@ -714,6 +713,7 @@ def build_spec(app: Flask) -> dict[str, Any]:
         "IdempotencyKey",
         "header",
         {
+            "name": "Idempotency-Key",
             "required": False,
             "description": "A repeat with the same key and body replays the first response with no second effect; "
             "the same key with another body is a 422.",

@@ -134,3 +134,14 @@ def test_restarting_on_the_same_data_dir_keeps_everything_and_read_models_equal_
     finally:
         db.close()
         events.close()
+
+
+def test_metrics_add_up_the_requests_of_every_api_worker(recur_up: RecurProcess) -> None:
+    import requests
+
+    for _ in range(12):
+        assert requests.get(recur_up.url + "/healthz", timeout=10).status_code == 200
+    text = requests.get(recur_up.url + "/metrics", timeout=10).text
+    counted = [line for line in text.splitlines() if line.startswith("recur_http_requests_total") and 'route="/healthz"' in line]
+    assert counted and sum(float(line.rsplit(" ", 1)[1]) for line in counted) >= 12
+    assert "recur_event_store_head" in text

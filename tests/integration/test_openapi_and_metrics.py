@@ -109,6 +109,8 @@ def test_the_subscription_representation_lists_what_the_api_returns(producer: Ap
 def test_every_post_takes_an_idempotency_key_and_protected_operations_answer_problems(spec: dict[str, Any]) -> None:
     schemes = spec["components"]["securitySchemes"]
     assert {schemes[name]["scheme"] for name in ("admin", "producer", "subscriber")} == {"bearer"}
+    idempotency_key = spec["components"]["parameters"]["IdempotencyKey"]
+    assert (idempotency_key["name"], idempotency_key["in"], idempotency_key["required"]) == ("Idempotency-Key", "header", False)
     problem = spec["components"]["responses"]["NotFound"]["content"]["application/problem+json"]["schema"]
     assert problem == {"$ref": "#/components/schemas/Problem"}
     for path, item in spec["paths"].items():
@@ -153,7 +155,7 @@ def test_the_docs_page_lists_every_operation_and_loads_nothing_from_elsewhere(re
     assert not re.findall(r"(?:https?:)?//[a-z0-9.-]+", html, re.IGNORECASE)  # no other host, not even protocol-relative
     plan_section = html.split('id="catalog.define_plan"')[1].split("</section>")[0]
     for words in ("periodicity", "one of monthly, bimonthly, quarterly, semiannual, annual", "retry_policy.max_retries",
-                  "Idempotency-Key", "201", "422"):
+                  "<code>Idempotency-Key</code></td><td>header", "Credentials: producer or admin", "201", "422"):
         assert words in plan_section
 
 
