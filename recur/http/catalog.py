@@ -13,6 +13,7 @@ from recur.domain.catalog import Offer, Plan, Product
 from recur.http.auth import require
 from recur.http.errors import ApiError
 from recur.http.pagination import decode_cursor, encode_cursor, page_limit
+from recur.http.query import as_uuid
 from recur.http.schemas import PERIODICITIES, MoneySchema, RetryPolicySchema, load
 from recur.http.views import iso, offer_view, plan_view, product_view
 
@@ -97,7 +98,7 @@ def list_products() -> dict[str, Any]:
         params.append(caller.producer_id)
     elif request.args.get("producer_id"):
         sql += " AND producer_id = %s"
-        params.append(request.args["producer_id"])
+        params.append(as_uuid("producer_id", request.args["producer_id"]))
     if after:
         sql += " AND (created_at, id) > (%s::timestamptz, %s::uuid)"
         params.extend(after)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from uuid import UUID
 
 from flask import Blueprint, Response, current_app, request
 
 from recur.http.auth import Caller, require
-from recur.http.errors import ApiError
 from recur.http.export import file_response
 from recur.http.pagination import decode_cursor, encode_cursor, page_limit
+from recur.http.query import as_uuid, invalid, optional_uuid
 from recur.http.views import iso
 from recur.projections import dashboard, reports
 
@@ -23,10 +22,6 @@ def services() -> Any:
     return current_app.extensions["recur"]
 
 
-def _invalid(field: str, message: str) -> ApiError:
-    return ApiError(422, "validation-error", "Invalid request", f"{field} {message}", {field: [message]})
-
-
 def _instant(field: str, raw: str, end_of_day: bool) -> datetime:
     """A date means the whole day (`to` includes it); a timestamp is taken as is."""
     try:
@@ -36,7 +31,7 @@ def _instant(field: str, raw: str, end_of_day: bool) -> datetime:
             return moment + timedelta(days=1) if end_of_day else moment
         parsed = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
     except ValueError:
-        raise _invalid(field, "must be a date (2026-11-01) or an ISO 8601 timestamp") from None
+        raise invalid(field, "must be a date (2026-11-01) or an ISO 8601 timestamp") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -45,35 +40,23 @@ def period() -> tuple[datetime, datetime]:
     end = _instant("to", request.args["to"], True) if request.args.get("to") else now
     start = _instant("from", request.args["from"], False) if request.args.get("from") else (end - timedelta(days=30))
     if start >= end:
-        raise _invalid("from", "must be before to")
+        raise invalid("from", "must be before to")
     if end - start > timedelta(days=3 * 366):
-        raise _invalid("from", "the period is limited to three years")
+        raise invalid("from", "the period is limited to three years")
     return start, end
 
 
 def tenant(caller: Caller) -> str:
     producer_id = caller.producer_id or request.args.get("producer_id")
     if not producer_id:
-        raise _invalid("producer_id", "is required with admin credentials")
-    return _uuid("producer_id", producer_id)
-
-
-def _uuid(field: str, value: str) -> str:
-    try:
-        return str(UUID(value))
-    except ValueError:
-        raise _invalid(field, "must be a UUID") from None
-
-
-def optional_uuid(field: str) -> str | None:
-    value = request.args.get(field)
-    return _uuid(field, value) if value else None
+        raise invalid("producer_id", "is required with admin credentials")
+    return as_uuid("producer_id", producer_id)
 
 
 def output_format() -> str:
     fmt = request.args.get("format", "json")
     if fmt not in FORMATS:
-        raise _invalid("format", f"must be one of {', '.join(FORMATS)}")
+        raise invalid("format", f"must be one of {', '.join(FORMATS)}")
     return fmt
 
 

@@ -15,6 +15,7 @@ from recur.domain.subscription import Subscription
 from recur.http.auth import Caller, check_subscription_access, require
 from recur.http.errors import ApiError
 from recur.http.pagination import decode_cursor, encode_cursor, page_limit
+from recur.http.query import as_uuid
 from recur.http.schemas import PaymentMethodSchema, load
 from recur.http.views import subscription_row_view, subscription_view
 
@@ -116,7 +117,7 @@ def list_subscriptions() -> dict[str, Any]:
     for name in ("product_id", "plan_id", "producer_id"):
         value = request.args.get(name)
         if value:
-            _check_uuid(name, value)
+            as_uuid(name, value)
             where.append(f"{name} = %s")
             params.append(value)
     status = request.args.get("status")
@@ -140,15 +141,6 @@ def list_subscriptions() -> dict[str, Any]:
     items = [subscription_row_view(r) for r in rows[:limit]]
     next_cursor = encode_cursor(rows[limit - 1]["started_at"], rows[limit - 1]["id"]) if len(rows) > limit else None
     return {"items": items, "next_cursor": next_cursor}
-
-
-def _check_uuid(name: str, value: str) -> None:
-    from uuid import UUID
-
-    try:
-        UUID(value)
-    except ValueError:
-        raise ApiError(422, "validation-error", "Invalid request", f"{name} must be a UUID", {name: ["not a valid UUID"]}) from None
 
 
 @bp.get("/v1/subscriptions/<subscription_id>/events")

@@ -157,3 +157,11 @@ def test_the_product_list_comes_from_the_read_model(producer: Api, recur: Any) -
     rest = producer.get(f"/v1/products?limit=2&cursor={page['next_cursor']}")
     assert [p["name"] for p in rest["items"]] == ["C"] and rest["next_cursor"] is None
     producer.get("/v1/products?cursor=garbage", expect=422)
+
+
+def test_ids_in_query_strings_are_checked_before_they_reach_the_database(api: Api) -> None:
+    admin = api.as_(ADMIN)
+    assert "producer_id" in admin.get("/v1/products?producer_id=null", expect=422)["errors"]
+    assert "plan_id" in admin.get("/v1/subscriptions?plan_id=nope", expect=422)["errors"]
+    assert "product_id" in admin.get("/v1/reports/sales?producer_id=00000000-0000-0000-0000-000000000000&product_id=x",
+                                     expect=422)["errors"]
