@@ -97,6 +97,7 @@ class Relay:
                 client_id="recur-relay",
                 acks="all",
                 linger_ms=2,
+                batch_size=256 * 1024,  # measured x1.32 events/s over the 16 KiB default (docs/PERFORMANCE.md)
                 retries=5,
                 enable_idempotence=False,  # a restarted empty broker would reject old sequence numbers
                 max_in_flight_requests_per_connection=1,  # keeps per-partition order across retries
