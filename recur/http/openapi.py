@@ -26,6 +26,7 @@ from flask.blueprints import BlueprintSetupState
 from marshmallow import Schema
 from werkzeug.routing import Rule
 
+from recur.commands.sandbox_gateway import TEST_CARDS
 from recur.http import catalog, sandbox, subscriptions
 from recur.http.representations import (
     STATUSES,
@@ -280,8 +281,8 @@ OPERATIONS: dict[str, Operation] = {
                                          body_media="application/x-www-form-urlencoded", status=303, media=()),
     "sandbox.create_card_token": Operation(
         "Sandbox", "Tokenize a test card", body=sandbox.CardSchema, response=CardTokenView, status=201,
-        description="4242424242424242 approves; 4000000000000002 declines card_declined; 4000000000009995 declines "
-        "insufficient_funds; other numbers passing Luhn approve; failing Luhn is a 422.",
+        description="; ".join(f"{number}: {outcome}" for number, outcome in TEST_CARDS.items())
+        + "; other numbers passing Luhn approve; failing Luhn is a 422.",
     ),
     "sandbox.queue_outcomes": Operation("Sandbox", "Queue the results of a test card's next charges", body=sandbox.OutcomesSchema,
                                         response=QueuedOutcomesView, status=201),
