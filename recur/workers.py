@@ -46,11 +46,9 @@ def run_relay(settings: Settings) -> None:
     from recur.commands.app import open_event_store
 
     relay = Relay(open_event_store(database_url, 2), Database(database_url, 2), bootstrap)
-    relay.connect()
     start_watchdog(relay)
     log.info("relay publishing to %s", bootstrap)
-    mark_ready(settings, "relay")
-    relay.run(stop, database_url)
+    relay.run(stop, database_url, on_ready=lambda: mark_ready(settings, "relay"))
 
 
 def run_consumer(settings: Settings) -> None:

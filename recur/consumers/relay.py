@@ -106,6 +106,9 @@ class Relay:
                 compression_type=None,
             )
 
+    def beat(self) -> None:
+        self.heartbeat = time.monotonic()
+
     def close(self) -> None:
         if self.producer is not None:
             self.producer.close(timeout=5)
@@ -136,21 +139,26 @@ class Relay:
         self._save(notifications[-1].id, epoch, partitions)
         return len(notifications)
 
-    def run(self, stop: Callable[[], bool], database_url: str) -> None:
+    def run(self, stop: Callable[[], bool], database_url: str, on_ready: Callable[[], None] = lambda: None) -> None:
         """Publish until told to stop, waking on the event store's NOTIFY or every half second.
 
         Only one relay publishes at a time (a session advisory lock): a second one is a hot standby
         that takes over when the first dies, so events are never published by two relays at once.
         """
         listener = _listen(database_url, self.events.recorder.channel_name)  # type: ignore[attr-defined]
-        if not _become_the_active_relay(listener, stop):
+        if not _become_the_active_relay(listener, stop, self.beat):
             listener.close()
             return
+        # Connect only once active: a standby must not judge the broker (and reset the position) meanwhile.
+        ready = False
         while not stop():
             self.heartbeat = time.monotonic()
             try:
                 if self.producer is None:
                     self.connect()
+                if not ready:
+                    on_ready()
+                    ready = True
                 while self.publish_batch() and not stop():
                     self.heartbeat = time.monotonic()
             except (KafkaError, BrokerResetError, TimeoutError, OSError, RuntimeError) as error:
@@ -193,9 +201,10 @@ def start_watchdog(relay: Relay, limit: float = 90.0) -> threading.Thread:
 RELAY_LOCK = 727_002
 
 
-def _become_the_active_relay(conn: psycopg2.extensions.connection, stop: Callable[[], bool]) -> bool:
+def _become_the_active_relay(conn: psycopg2.extensions.connection, stop: Callable[[], bool], beat: Callable[[], None]) -> bool:
     waiting_logged = False
     while not stop():
+        beat()  # standing by is not being stuck
         with conn.cursor() as cur:
             cur.execute("SELECT pg_try_advisory_lock(%s)", (RELAY_LOCK,))
             row = cur.fetchone()
