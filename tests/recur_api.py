@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 Call = Callable[[str, str, Any, dict[str, str]], tuple[int, Any]]
@@ -30,6 +31,11 @@ def http_call(base_url: str) -> Call:
             return response.status_code, response.text
 
     return call
+
+
+def next_month_start(now: datetime) -> datetime:
+    """00:00 UTC of the first day of the month after `now`: a clean start for month-based figures."""
+    return (now.replace(day=1, hour=0, minute=0, second=0, microsecond=0) + timedelta(days=32)).replace(day=1)
 
 
 class ApiError(AssertionError):

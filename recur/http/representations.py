@@ -147,8 +147,9 @@ class CancellationView(Schema):
     reason = text(allow_none=True)
 
 
-@representation
-class SubscriptionView(Schema):
+class SubscriptionFields(Schema):
+    """What a subscription and a subscription list item both say."""
+
     id = uuid()
     code = text("a short human-friendly code")
     status = text(validate=validate.OneOf(STATUSES))
@@ -163,18 +164,22 @@ class SubscriptionView(Schema):
     payment_method = nested(PaymentMethodView)
     started_at = instant()
     trial_ends_at = instant(allow_none=True)
+    paid_recurrences = fields.Integer()
+    total_paid = nested(MoneyView)
+    cancelled_at = instant(allow_none=True)
+    cancellation = nested(CancellationView, allow_none=True)
+    version = fields.Integer(metadata={"description": "the aggregate's version: grows with every event"})
+
+
+@representation
+class SubscriptionView(SubscriptionFields):
     current_period_start = instant(allow_none=True)
     current_period_end = instant(allow_none=True)
     next_charge_at = instant(allow_none=True)
-    paid_recurrences = fields.Integer()
-    total_paid = nested(MoneyView)
     retry = nested(RetryView, allow_none=True)
     boleto = nested(BoletoView, allow_none=True, metadata={"description": "the open boleto, if any"})
     pending_plan_change = nested(PendingPlanChangeView, allow_none=True)
     cancel_at = instant("a cancellation scheduled for the period end", allow_none=True)
-    cancelled_at = instant(allow_none=True)
-    cancellation = nested(CancellationView, allow_none=True)
-    version = fields.Integer(metadata={"description": "the aggregate's version: grows with every event"})
 
 
 @representation
@@ -183,29 +188,10 @@ class StartedSubscriptionView(SubscriptionView):
 
 
 @representation
-class SubscriptionSummaryView(Schema):
+class SubscriptionSummaryView(SubscriptionFields):
     """A list item: the read model's columns (no schedule details)."""
 
-    id = uuid()
-    code = text()
-    status = text(validate=validate.OneOf(STATUSES))
-    producer_id = uuid()
-    product_id = uuid()
-    plan_id = uuid()
-    offer_id = uuid(allow_none=True)
-    price = nested(MoneyView)
-    periodicity = text(validate=validate.OneOf(PERIODICITIES))
-    installments = fields.Integer()
-    subscriber = nested(SubscriberView)
-    payment_method = nested(PaymentMethodView)
-    started_at = instant()
-    trial_ends_at = instant(allow_none=True)
-    paid_recurrences = fields.Integer()
-    total_paid = nested(MoneyView)
-    cancelled_at = instant(allow_none=True)
-    cancellation = nested(CancellationView, allow_none=True)
     updated_at = instant()
-    version = fields.Integer()
 
 
 @representation

@@ -15,13 +15,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from recur_api import Api, http_call
+from recur_api import Api, http_call, next_month_start
 
 PAGE = "/dashboard/cancellations"
-
-
-def next_month_start(now: datetime) -> datetime:
-    return (now.replace(day=1, hour=0, minute=0, second=0, microsecond=0) + timedelta(days=32)).replace(day=1)
 
 
 @pytest.fixture(scope="module")

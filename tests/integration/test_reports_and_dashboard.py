@@ -14,13 +14,9 @@ from typing import Any
 
 import pytest
 from openpyxl import load_workbook
-from recur_api import Api, flask_call
+from recur_api import Api, flask_call, next_month_start
 
 ADMIN = "adm_integration"
-
-
-def next_month_start(now: datetime) -> datetime:
-    return (now.replace(day=1, hour=0, minute=0, second=0, microsecond=0) + timedelta(days=32)).replace(day=1)
 
 
 @pytest.fixture(scope="module")
