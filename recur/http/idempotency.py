@@ -1,15 +1,27 @@
 """Idempotency-Key on every POST: a repeat with the same key and body replays the first response
-with no second effect; the same key with another body is a 422. Keys are scoped to the caller."""
+with no second effect; the same key with another body is a 422. Keys are scoped to the caller and
+path (anonymous callers, such as a buyer's browser making a card token, share one scope); how they
+are kept is in recur/commands/idempotency.py."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-
 from flask import Flask, Response, current_app, g, request
 
+from recur.commands.idempotency import ClaimState, IdempotencyStore, KeyedRequest, scope_for
 from recur.http.auth import current_caller
 from recur.http.errors import problem
+
+MAX_KEY_LENGTH = 255
+
+
+def _store() -> IdempotencyStore:
+    services = current_app.extensions["recur"]
+    return IdempotencyStore(services.db, services.events.recorder.events_table_name)
+
+
+def _scope() -> str:
+    caller = current_caller() if request.headers.get("Authorization") else None
+    return scope_for(caller.kind if caller else None, caller.id if caller else None, request.path)
 
 
 def register_idempotency(app: Flask) -> None:
@@ -18,29 +30,20 @@ def register_idempotency(app: Flask) -> None:
         key = request.headers.get("Idempotency-Key")
         if request.method != "POST" or not key:
             return None
-        if len(key) > 255:
+        if len(key) > MAX_KEY_LENGTH:
             return problem(
                 422,
                 "validation-error",
                 "Invalid request",
-                "Idempotency-Key is at most 255 characters",
-                {"Idempotency-Key": ["at most 255 characters"]},
+                f"Idempotency-Key is at most {MAX_KEY_LENGTH} characters",
+                {"Idempotency-Key": [f"at most {MAX_KEY_LENGTH} characters"]},
             )
-        caller = current_caller()
-        scope = f"{caller.kind}:{caller.id}:{request.path}"
-        digest = hashlib.sha256(request.get_data()).hexdigest()
-        db = current_app.extensions["recur"].db
-        row = db.fetchone(
-            "INSERT INTO idempotency_keys (scope, key, request_hash) VALUES (%s, %s, %s) ON CONFLICT (scope, key) DO NOTHING RETURNING key",
-            (scope, key, digest),
-        )
-        if row is not None:
-            g.idempotency = (scope, key)
+        keyed = KeyedRequest(_scope(), key, request.get_data(), g.get("request_id", ""))
+        claim = _store().claim(keyed)
+        if claim.state is ClaimState.CLAIMED:
+            g.idempotency = keyed
             return None
-        stored = db.fetchone("SELECT request_hash, status_code, body FROM idempotency_keys WHERE scope = %s AND key = %s", (scope, key))
-        if stored is None:  # released between our two statements: the first request failed
-            return problem(409, "idempotency-retry", "Retry", "the first request with this key failed; send it again")
-        if stored[0] != digest:
+        if claim.state is ClaimState.OTHER_BODY:
             return problem(
                 422,
                 "idempotency-key-reused",
@@ -48,27 +51,33 @@ def register_idempotency(app: Flask) -> None:
                 "this Idempotency-Key was used with another body; use a new key for a new request",
                 {"Idempotency-Key": ["already used with a different body"]},
             )
-        if stored[1] is None:
-            return problem(
+        if claim.state is ClaimState.IN_PROGRESS:
+            response = problem(
                 409,
                 "idempotency-in-progress",
                 "Request in progress",
                 "a request with this Idempotency-Key is still being processed; retry in a moment",
             )
-        return Response(json.dumps(stored[2]), status=stored[1], mimetype="application/json", headers={"Idempotent-Replayed": "true"})
+            response.headers["Retry-After"] = "1"
+            return response
+        if claim.state is ClaimState.TOOK_EFFECT:
+            return problem(
+                409,
+                "idempotency-response-lost",
+                "Request took effect, response lost",
+                "the first request with this Idempotency-Key took effect but its server stopped before answering; "
+                "it was not run again: list the resource to find what it created",
+            )
+        assert claim.body is not None and claim.status_code is not None
+        return Response(claim.body, status=claim.status_code, mimetype="application/json", headers={"Idempotent-Replayed": "true"})
 
     @app.after_request
     def remember(response: Response) -> Response:
-        claim = g.pop("idempotency", None)
-        if claim is None:
+        keyed: KeyedRequest | None = g.pop("idempotency", None)
+        if keyed is None:
             return response
-        db = current_app.extensions["recur"].db
         if 200 <= response.status_code < 300 and response.is_json:
-            db.execute(
-                "UPDATE idempotency_keys SET status_code = %s, body = %s WHERE scope = %s AND key = %s",
-                (response.status_code, response.get_data(as_text=True), *claim),
-            )
+            _store().complete(keyed, response.status_code, response.get_data())
         else:
-            # Failed requests had no effect (every command is all-or-nothing): free the key for a retry.
-            db.execute("DELETE FROM idempotency_keys WHERE scope = %s AND key = %s", claim)
+            _store().release(keyed)
         return response
