@@ -13,9 +13,12 @@ import psycopg2
 import psycopg2.extras
 import psycopg2.pool
 
+from recur.deadlines import time_left
+
 log = logging.getLogger(__name__)
 
 MIGRATION_LOCK = 727_001
+SLOT_WAIT = 30.0
 
 
 class Database:
@@ -28,11 +31,17 @@ class Database:
         # The pool fails at once when exhausted; callers wait for a free connection instead.
         self._slots = threading.BoundedSemaphore(size)
 
+    def _take_slot(self) -> None:
+        """Wait for a free connection, no longer than the request's deadline (30 s outside requests)."""
+        left = time_left()
+        wait = SLOT_WAIT if left is None else min(left, SLOT_WAIT)
+        if not self._slots.acquire(timeout=wait):
+            raise psycopg2.OperationalError(f"no database connection free for {wait:.0f} s")
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Any]:
         """A cursor inside one transaction: committed on success, rolled back on any error."""
-        if not self._slots.acquire(timeout=30):
-            raise psycopg2.OperationalError("no database connection free for 30 s")
+        self._take_slot()
         try:
             conn = self.pool.getconn()
             broken = False
@@ -51,8 +60,7 @@ class Database:
     def autocommit(self) -> Iterator[Any]:
         """A cursor outside any transaction: one round trip per statement instead of three
         (BEGIN, statement, COMMIT); for single statements only."""
-        if not self._slots.acquire(timeout=30):
-            raise psycopg2.OperationalError("no database connection free for 30 s")
+        self._take_slot()
         try:
             conn = self.pool.getconn()
             broken = False

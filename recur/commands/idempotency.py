@@ -1,9 +1,10 @@
 """Idempotency keys kept as Stripe keeps them: a repeat of a request replays its first response.
 
 - A key lives 24 hours; after that it is forgotten and may be used again.
-- A claim names the process that holds it. A claim whose process died (same host: the pid is gone
-  or was reused; another host: the claim is older than `STALE_AFTER`) may be taken over, so a retry
-  after a killed worker is never answered "in progress" forever. Before running the request again we
+- A claim names the process that holds it and a lease: how long its request can still touch the
+  database (its deadline, see recur/deadlines.py; `STALE_AFTER` for the few routes without one). A
+  claim whose lease ran out, or whose process died (same host: the pid is gone or was reused), may be
+  taken over, so a retry after a killed worker or a database outage is never "in progress" forever. Before running the request again we
   look for events that the dead request recorded (they carry its request id): if it took effect, the
   retry is told so instead of repeating it, because a repeated subscription start would charge twice.
 - Nothing readable by whoever reads the table: the key is stored as a SHA-256 hash and the response
@@ -29,8 +30,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from recur.db import Database
 
 KEY_LIFETIME = timedelta(hours=24)
-# A claim held by a process on another host is presumed dead after this long (no request runs longer:
-# the longest, a sandbox clock advance over years, takes well under a minute).
+# The lease of a request without a database deadline (no such request runs longer: the longest, a
+# sandbox clock advance over years, takes well under a minute).
 STALE_AFTER = timedelta(minutes=10)
 _SEAL_INFO = b"recur idempotent response v1"
 
@@ -58,6 +59,7 @@ class KeyedRequest:
     key: str
     body: bytes
     request_id: str
+    lease: timedelta = STALE_AFTER
 
     @property
     def key_hash(self) -> str:
@@ -91,11 +93,11 @@ def this_process() -> str:
     return f"{socket.gethostname()}:{pid}:{int(psutil.Process(pid).create_time())}"
 
 
-def _owner_is_dead(owner: str) -> bool | None:
-    """True/False when the owner ran on this host; None when it ran elsewhere (we cannot tell)."""
+def _owner_is_dead(owner: str) -> bool:
+    """Whether the owner ran on this host and is gone (of another host's processes we cannot tell)."""
     host, _, rest = owner.partition(":")
     if host != socket.gethostname():
-        return None
+        return False
     pid_text, _, started = rest.partition(":")
     try:
         process = psutil.Process(int(pid_text))
@@ -111,37 +113,36 @@ class IdempotencyStore:
 
     def claim(self, request: KeyedRequest) -> Claim:
         row = self.db.fetchone(
-            "INSERT INTO idempotency_keys (scope, key_hash, request_hash, owner, request_id, log_position, expires_at) "
-            f"VALUES (%s, %s, %s, %s, %s, (SELECT coalesce(max(notification_id), 0) FROM {self.events_table}), now() + %s) "
+            "INSERT INTO idempotency_keys (scope, key_hash, request_hash, owner, request_id, log_position, lease_until, expires_at) "
+            f"VALUES (%s, %s, %s, %s, %s, (SELECT coalesce(max(notification_id), 0) FROM {self.events_table}), now() + %s, now() + %s) "
             "ON CONFLICT (scope, key_hash) DO UPDATE SET request_hash = EXCLUDED.request_hash, owner = EXCLUDED.owner, "
             "request_id = EXCLUDED.request_id, log_position = EXCLUDED.log_position, status_code = NULL, sealed_body = NULL, "
-            "created_at = now(), expires_at = EXCLUDED.expires_at WHERE idempotency_keys.expires_at <= now() "
-            "RETURNING key_hash",
-            (request.scope, request.key_hash, request.body_hash, this_process(), request.request_id, KEY_LIFETIME),
+            "created_at = now(), lease_until = EXCLUDED.lease_until, expires_at = EXCLUDED.expires_at "
+            "WHERE idempotency_keys.expires_at <= now() RETURNING key_hash",
+            (request.scope, request.key_hash, request.body_hash, this_process(), request.request_id, request.lease, KEY_LIFETIME),
         )
         if row is not None:
             return Claim(ClaimState.CLAIMED)
         stored = self.db.fetchone(
-            "SELECT request_hash, status_code, sealed_body, owner, request_id, log_position, now() - created_at > %s "
+            "SELECT request_hash, status_code, sealed_body, owner, request_id, log_position, lease_until < now() "
             "FROM idempotency_keys WHERE scope = %s AND key_hash = %s",
-            (STALE_AFTER, request.scope, request.key_hash),
+            (request.scope, request.key_hash),
         )
         if stored is None:  # released between our two statements: the first request failed
             return self.claim(request)
-        request_hash, status_code, sealed_body, owner, first_request_id, log_position, old = stored
+        request_hash, status_code, sealed_body, owner, first_request_id, log_position, lease_over = stored
         if request_hash != request.body_hash:
             return Claim(ClaimState.OTHER_BODY)
         if status_code is not None:
             return Claim(ClaimState.REPLAY, status_code, request.open(bytes(sealed_body)))
-        dead = _owner_is_dead(owner)
-        if not (dead or (dead is None and old)):
+        if not (lease_over or _owner_is_dead(owner)):
             return Claim(ClaimState.IN_PROGRESS)
         if self._recorded_events(first_request_id, log_position):
             return Claim(ClaimState.TOOK_EFFECT)
         taken = self.db.fetchone(
-            "UPDATE idempotency_keys SET owner = %s, request_id = %s, created_at = now() "
+            "UPDATE idempotency_keys SET owner = %s, request_id = %s, created_at = now(), lease_until = now() + %s "
             "WHERE scope = %s AND key_hash = %s AND owner = %s AND status_code IS NULL RETURNING key_hash",
-            (this_process(), request.request_id, request.scope, request.key_hash, owner),
+            (this_process(), request.request_id, request.lease, request.scope, request.key_hash, owner),
         )
         return Claim(ClaimState.CLAIMED if taken else ClaimState.IN_PROGRESS)
 
@@ -158,14 +159,15 @@ class IdempotencyStore:
 
     def complete(self, request: KeyedRequest, status_code: int, response_body: bytes) -> None:
         self.db.execute(
-            "UPDATE idempotency_keys SET status_code = %s, sealed_body = %s WHERE scope = %s AND key_hash = %s",
-            (status_code, request.seal(response_body), request.scope, request.key_hash),
+            "UPDATE idempotency_keys SET status_code = %s, sealed_body = %s WHERE scope = %s AND key_hash = %s AND request_id = %s",
+            (status_code, request.seal(response_body), request.scope, request.key_hash, request.request_id),
         )
 
     def release(self, request: KeyedRequest) -> None:
         """A failed request had no effect (every command is all-or-nothing): free its key for a retry."""
         self.db.execute(
-            "DELETE FROM idempotency_keys WHERE scope = %s AND key_hash = %s AND status_code IS NULL", (request.scope, request.key_hash)
+            "DELETE FROM idempotency_keys WHERE scope = %s AND key_hash = %s AND request_id = %s AND status_code IS NULL",
+            (request.scope, request.key_hash, request.request_id),
         )
 
     def forget_expired(self, limit: int = 10_000) -> int:

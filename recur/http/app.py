@@ -11,6 +11,7 @@ from recur.commands.services import Services
 from recur.http import catalog, dashboard_page, docs_page, metrics, openapi, operations, reports, sandbox, subscriptions
 from recur.http.errors import register_error_handlers
 from recur.http.idempotency import register_idempotency
+from recur.http.request_deadline import register_request_deadline
 
 log = logging.getLogger("recur.http")
 
@@ -29,6 +30,7 @@ def create_app(services: Services) -> Flask:
         response.headers["X-Request-Id"] = g.get("request_id", "")
         return response
 
+    register_request_deadline(app)  # first: authentication and idempotency wait on the database too
     # Before idempotency: its replays answer from a before_request hook, which skips the hooks registered after it.
     metrics.register_metrics(app)
     register_error_handlers(app)

@@ -6,11 +6,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import eventsourcing.persistence
+import psycopg
+import psycopg2
 from flask import Flask, Response, json
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from recur.commands.app import ConcurrentModificationError, NotFoundError
+from recur.deadlines import DatabaseDeadlineExceeded
 from recur.domain.errors import InvalidStateError, RuleViolationError
 
 log = logging.getLogger(__name__)
@@ -80,14 +84,30 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def on_unexpected(error: Exception) -> Response:
-        import psycopg
-        import psycopg2
-
-        if isinstance(error, psycopg.OperationalError | psycopg2.OperationalError | psycopg2.InterfaceError):
-            log.error("database unavailable: %s", error)
-            return problem(503, "dependency-down", "Service unavailable", "the database is unreachable; retry shortly")
+        if isinstance(error, DATABASE_UNAVAILABLE):
+            log.error("database unavailable: %s: %s", error.__class__.__name__, error)
+            return dependency_down("the database is unreachable or not answering; retry shortly")
         log.exception("unexpected error")
         return problem(500, "internal-error", "Internal error", "an unexpected error occurred; it was logged")
+
+
+# What a database that is down, paused or overloaded raises, through each driver and the event store.
+DATABASE_UNAVAILABLE = (
+    DatabaseDeadlineExceeded,
+    psycopg.OperationalError,
+    psycopg2.OperationalError,
+    psycopg2.InterfaceError,
+    eventsourcing.persistence.OperationalError,
+    eventsourcing.persistence.InterfaceError,
+)
+RETRY_AFTER_SECONDS = 2
+
+
+def dependency_down(detail: str) -> Response:
+    """503 with Retry-After: clients and load balancers back off instead of hammering."""
+    response = problem(503, "dependency-down", "Service unavailable", detail)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def _flatten(messages: dict[str, Any], prefix: str = "") -> list[str]:

@@ -5,13 +5,21 @@ are kept is in recur/commands/idempotency.py."""
 
 from __future__ import annotations
 
+import logging
+import threading
+from datetime import timedelta
+
 from flask import Flask, Response, current_app, g, request
 
-from recur.commands.idempotency import ClaimState, IdempotencyStore, KeyedRequest, scope_for
+from recur.commands.idempotency import STALE_AFTER, ClaimState, IdempotencyStore, KeyedRequest, scope_for
+from recur.deadlines import answer_within, time_left
 from recur.http.auth import current_caller
-from recur.http.errors import problem
+from recur.http.errors import DATABASE_UNAVAILABLE, problem
 
+log = logging.getLogger(__name__)
 MAX_KEY_LENGTH = 255
+RECORD_SECONDS = 2.0
+LEASE_MARGIN_SECONDS = RECORD_SECONDS + 1.0  # the outcome is recorded with an allowance of its own
 
 
 def _store() -> IdempotencyStore:
@@ -22,6 +30,12 @@ def _store() -> IdempotencyStore:
 def _scope() -> str:
     caller = current_caller() if request.headers.get("Authorization") else None
     return scope_for(caller.kind if caller else None, caller.id if caller else None, request.path)
+
+
+def _lease() -> timedelta:
+    """Past its database deadline a request can change nothing more: its claim may then be taken over."""
+    left = time_left()
+    return STALE_AFTER if left is None else timedelta(seconds=left + LEASE_MARGIN_SECONDS)
 
 
 def register_idempotency(app: Flask) -> None:
@@ -38,8 +52,11 @@ def register_idempotency(app: Flask) -> None:
                 f"Idempotency-Key is at most {MAX_KEY_LENGTH} characters",
                 {"Idempotency-Key": [f"at most {MAX_KEY_LENGTH} characters"]},
             )
-        keyed = KeyedRequest(_scope(), key, request.get_data(), g.get("request_id", ""))
-        claim = _store().claim(keyed)
+        keyed = KeyedRequest(_scope(), key, request.get_data(), g.get("request_id", ""), _lease())
+        store = _store()
+        if _unreleased.claims:
+            _unreleased.release_all(store)
+        claim = store.claim(keyed)
         if claim.state is ClaimState.CLAIMED:
             g.idempotency = keyed
             return None
@@ -76,8 +93,42 @@ def register_idempotency(app: Flask) -> None:
         keyed: KeyedRequest | None = g.pop("idempotency", None)
         if keyed is None:
             return response
-        if 200 <= response.status_code < 300 and response.is_json:
-            _store().complete(keyed, response.status_code, response.get_data())
-        else:
-            _store().release(keyed)
+        # Its own allowance: the request's deadline may be spent (that is often why it failed).
+        with answer_within(RECORD_SECONDS):
+            try:
+                if 200 <= response.status_code < 300 and response.is_json:
+                    _store().complete(keyed, response.status_code, response.get_data())
+                else:
+                    _store().release(keyed)
+            except DATABASE_UNAVAILABLE as error:
+                log.warning("could not record the outcome of Idempotency-Key request (%s); releasing it later", error)
+                _unreleased.put(keyed)
         return response
+
+
+class UnreleasedClaims:
+    """Claims this process could not release because the database was down. Until released, a retry
+    with the key is answered "in progress" (this process is alive); the next keyed request here
+    releases them first, so the wait ends as soon as the database is back."""
+
+    def __init__(self) -> None:
+        self.claims: list[KeyedRequest] = []
+        self.lock = threading.Lock()
+
+    def put(self, keyed: KeyedRequest) -> None:
+        with self.lock:
+            self.claims.append(keyed)
+
+    def release_all(self, store: IdempotencyStore) -> None:
+        with self.lock:
+            pending, self.claims = self.claims, []
+        for index, keyed in enumerate(pending):
+            try:
+                store.release(keyed)
+            except DATABASE_UNAVAILABLE:
+                with self.lock:
+                    self.claims.extend(pending[index:])
+                return
+
+
+_unreleased = UnreleasedClaims()

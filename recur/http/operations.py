@@ -8,7 +8,8 @@ from flask import Blueprint, Response, current_app, json
 
 from recur.commands.scheduler import run_due
 from recur.http.auth import require
-from recur.http.errors import problem
+from recur.http.errors import RETRY_AFTER_SECONDS, problem
+from recur.http.request_deadline import allow_seconds
 
 bp = Blueprint("operations", __name__)
 
@@ -23,6 +24,7 @@ def healthz() -> dict[str, str]:
 
 
 @bp.get("/readyz")
+@allow_seconds(2)  # a probe that hangs is as bad as one that lies
 def readyz() -> Response:
     checks: dict[str, str] = {}
     try:
@@ -35,6 +37,7 @@ def readyz() -> Response:
     if all(v == "ok" for v in checks.values()):
         return Response(json.dumps({"status": "ready", "checks": checks}), mimetype="application/json")
     response = problem(503, "dependency-down", "Not ready", "a dependency is unreachable: " + json.dumps(checks))
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
 
@@ -50,6 +53,7 @@ def _broker_reachable(bootstrap: str) -> bool:
 
 
 @bp.post("/v1/billing/run")
+@allow_seconds(None)
 def billing_run() -> dict[str, Any]:
     require("admin")
     report = run_due(services())

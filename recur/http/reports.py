@@ -11,6 +11,7 @@ from recur.http.auth import Caller, require
 from recur.http.export import file_response
 from recur.http.pagination import decode_cursor, encode_cursor, page_limit
 from recur.http.query import as_uuid, invalid, optional_uuid
+from recur.http.request_deadline import allow_seconds
 from recur.http.views import iso
 from recur.projections import dashboard, reports
 
@@ -156,21 +157,25 @@ def _cursor(raw: str | None) -> tuple[str, str] | None:
 
 
 @bp.get("/v1/reports/sales")
+@allow_seconds(60)
 def sales_report() -> dict[str, Any] | Response:
     return render_report("sales")
 
 
 @bp.get("/v1/reports/subscriptions")
+@allow_seconds(60)
 def subscriptions_report() -> dict[str, Any] | Response:
     return render_report("subscriptions")
 
 
 @bp.get("/v1/reports/installments")
+@allow_seconds(60)
 def installments_report() -> dict[str, Any] | Response:
     return render_report("installments")
 
 
 @bp.get("/v1/dashboards/cancellations")
+@allow_seconds(60)
 def cancellations_dashboard() -> dict[str, Any]:
     caller = require("producer", "admin")
     producer_id = tenant(caller)

@@ -17,6 +17,8 @@ def create() -> Flask:
     settings = Settings.from_env()
     if not settings.database_url:
         raise SystemExit("RECUR_DATABASE_URL is not set: start recur with `recur up`, which sets it")
+    from recur import deadlines
     from recur.http.app import create_app
 
+    deadlines.install()  # before the event store's pool is built: its connections must honour request deadlines
     return create_app(build_services(settings, settings.database_url, pool_size=4))

@@ -52,7 +52,10 @@ def start_workers(database_url: str, bootstrap: str, stop: threading.Event) -> l
 
 @pytest.fixture(scope="session")
 def recur(database_url: str, broker: Any) -> Iterator[Running]:
+    from recur import deadlines
     from recur.http.app import create_app
+
+    deadlines.install()  # as the API's WSGI entry point does, before the event store's pool is built
 
     settings = Settings.from_env(
         {
