@@ -34,4 +34,4 @@ EXPOSE 8000
 
 # SIGTERM lets gunicorn finish in-flight requests; the workers also stop cleanly on it.
 STOPSIGNAL SIGTERM
-CMD ["gunicorn", "--workers", "4", "--worker-class", "gthread", "--threads", "4", "--bind", "0.0.0.0:8000", "recur.http.wsgi:create()"]
+CMD ["gunicorn", "--workers", "4", "--worker-class", "recur.http.gunicorn_worker.ProblemJsonThreadWorker", "--threads", "4", "--bind", "0.0.0.0:8000", "recur.http.wsgi:create()"]

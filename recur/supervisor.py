@@ -108,7 +108,7 @@ class Stack:
                 "--bind",
                 f"127.0.0.1:{self.settings.port}",
                 "--worker-class",
-                "gthread",
+                "recur.http.gunicorn_worker.ProblemJsonThreadWorker",  # gthread, with gunicorn's own errors as problem+json
                 "--threads",
                 "4",
                 "--graceful-timeout",
@@ -116,7 +116,7 @@ class Stack:
                 "--access-logfile",
                 "-",
                 "--access-logformat",
-                'api %(h)s "%(r)s" %(s)s %(L)ss',
+                'api %(h)s "%(m)s %(U)s" %(s)s %(L)ss',  # the path without its query: no secret a client put there is logged
                 "--no-control-socket",
                 "recur.http.wsgi:create()",
             ],

@@ -12,7 +12,10 @@ broker this process started and forgot to stop.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import ctypes
 import logging
+import signal
 import socket
 import subprocess
 import time
@@ -29,9 +32,16 @@ _READY_TIMEOUT_S = 20.0
 _STOP_TIMEOUT_S = 5.0
 _PORT_RELEASE_TIMEOUT_S = 5.0
 _LOG_TAIL_BYTES = 4000
+_PR_SET_PDEATHSIG = 1
 
 # Strong references on purpose: a dropped-but-running broker must still be stopped at exit.
 _live: set[EmbeddedBroker] = set()
+
+
+def _die_with_parent() -> None:
+    """SIGKILL when the process that started the broker dies (it ignores SIGTERM; its data is memory only)."""
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class BrokerStartError(RuntimeError):
@@ -128,6 +138,10 @@ class EmbeddedBroker:
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT if self._log_file is not None else subprocess.DEVNULL,
+                # Its own session: a Ctrl-C in the terminal reaches `recur up` and its workers, which stop
+                # first; the broker is stopped after them (as PostgreSQL is: pg_ctl detaches it too).
+                start_new_session=True,
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 - and it still never outlives whoever started it
             )
             _live.add(self)
             self._wait_ready(ready_timeout)
