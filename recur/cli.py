@@ -161,6 +161,40 @@ def status() -> None:
         click.echo(f"{name:<18}{row['events_behind']:>15}{row['seconds_behind']:>16.1f}{row['relay_behind']:>14}")
 
 
+@main.group(help="Kafka administration for operators of a real cluster (recur up does this for its embedded broker).")
+def kafka() -> None:
+    pass
+
+
+@kafka.command(
+    name="create-topics",
+    help="Create recur's topics that are missing (event topics and the dead-letter topic) with --partitions "
+    "partitions, and report topics that exist with another partition count. Never deletes or changes a topic: "
+    "a mismatch is for you to resolve (recur refuses to publish to it), and makes the exit code 1.",
+)
+@click.option("--partitions", type=click.IntRange(min=1), default=None, help="Partitions of each new topic (default: recur's 6).")
+def create_topics(partitions: int | None) -> None:
+    configure_logging("kafka", "WARNING")
+    settings = Settings.from_env()
+    if not settings.kafka_bootstrap_servers:
+        raise click.UsageError("RECUR_KAFKA_BOOTSTRAP_SERVERS is not set: point it at the Kafka cluster")
+    from recur.consumers.topic_admin import ensure_topics, misshapen_topics
+    from recur.consumers.topics import PARTITIONS, PROVISIONED
+
+    wanted = partitions or PARTITIONS
+    created = ensure_topics(settings.kafka_bootstrap_servers, PROVISIONED, wanted)
+    mismatched = {shape.name: shape for shape in misshapen_topics(settings.kafka_bootstrap_servers, PROVISIONED, wanted)}
+    for name in PROVISIONED:
+        if name in mismatched:
+            click.echo(f"mismatch  {mismatched[name]}")
+        else:
+            click.echo(f"{'created' if name in created else 'ok':<10}{name} ({wanted} partitions)")
+    if mismatched:
+        click.echo(f"{len(mismatched)} topic(s) with another partition count: recur will not publish to them. Fix them "
+                   "(or point recur at another cluster); recur never deletes topics outside its embedded broker.", err=True)
+        raise SystemExit(1)
+
+
 @main.command(help="Apply pending database migrations (recur up does this on start).")
 def migrate() -> None:
     configure_logging("migrate")

@@ -11,6 +11,7 @@ from recur.commands.scheduler import run_due
 from recur.commands.services import build_services
 from recur.consumers.relay import Relay, start_watchdog
 from recur.consumers.runner import ConsumerRunner
+from recur.consumers.topic_admin import TopicMismatchError
 from recur.db import Database
 from recur.projections.registry import PROJECTIONS
 from recur.readiness import mark_ready
@@ -45,10 +46,14 @@ def run_relay(settings: Settings) -> None:
     stop = StopFlag()
     from recur.commands.app import open_event_store
 
-    relay = Relay(open_event_store(database_url, 2), Database(database_url, 2), bootstrap)
+    relay = Relay(open_event_store(database_url, 2), Database(database_url, 2), bootstrap, settings.kafka_embedded)
     start_watchdog(relay)
     log.info("relay publishing to %s", bootstrap)
-    relay.run(stop, database_url, on_ready=lambda: mark_ready(settings, "relay"))
+    try:
+        relay.run(stop, database_url, on_ready=lambda: mark_ready(settings, "relay"))
+    except TopicMismatchError as error:
+        log.critical("relay: %s", error)
+        raise SystemExit(3) from None
 
 
 def run_consumer(settings: Settings) -> None:

@@ -6,6 +6,10 @@ two ways: our topics had to be created anew, or their log end is behind what we 
 both cases the relay publishes the whole history again from the first event. Consumers drop what
 they already applied (per-aggregate version guard), so nothing is counted twice and read models
 end equal to a rebuild.
+
+Topics with the wrong partition count are deleted and recreated only on the embedded broker (whose
+memory-only topics hold nothing the history cannot restore); on a real cluster the relay refuses to
+start with a TopicMismatchError naming them.
 """
 
 from __future__ import annotations
@@ -25,9 +29,9 @@ from kafka.errors import KafkaError
 
 from recur.commands.app import RecurEvents
 from recur.consumers.encoding import EventEncoder, producer_lookup
+from recur.consumers.topic_admin import TopicMismatchError, ensure_topics, misshapen_topics, recreate_topics, topic_end_offsets
 from recur.consumers.topics import ALL, PARTITIONS
 from recur.db import Database
-from recur.embedded.topics import ensure_topics, recreate_topics, topic_end_offsets, topic_partitions
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -39,10 +43,11 @@ class BrokerResetError(Exception):
 
 
 class Relay:
-    def __init__(self, events: RecurEvents, db: Database, bootstrap_servers: str) -> None:
+    def __init__(self, events: RecurEvents, db: Database, bootstrap_servers: str, broker_is_embedded: bool = False) -> None:
         self.events = events
         self.db = db
         self.bootstrap = bootstrap_servers
+        self.broker_is_embedded = broker_is_embedded
         self.encoder = EventEncoder(events.mapper, producer_lookup(events.recorder, events.mapper))
         self.producer: KafkaProducer | None = None
         self.last_offsets: dict[tuple[str, int], int] = {}
@@ -73,10 +78,16 @@ class Relay:
     # ------------------------------------------------------------ broker
     def connect(self) -> None:
         """Make sure the topics exist with the right partitions; if the broker lost what we published
-        (it came back empty), publish everything again from the first event."""
+        (it came back empty), publish everything again from the first event.
+
+        Raises TopicMismatchError when a topic has another partition count and the broker is not the
+        embedded one: that is for an operator to fix, never for the relay to delete.
+        """
         created = ensure_topics(self.bootstrap, ALL, PARTITIONS)
-        misshapen = [t for t in ALL if topic_partitions(self.bootstrap, t) != PARTITIONS]
+        misshapen = misshapen_topics(self.bootstrap, ALL, PARTITIONS)
         if misshapen:
+            if not self.broker_is_embedded:
+                raise TopicMismatchError(misshapen)
             recreate_topics(self.bootstrap, ALL, PARTITIONS)
         position, epoch = self.position()
         ends = topic_end_offsets(self.bootstrap, ALL)

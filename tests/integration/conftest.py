@@ -39,7 +39,7 @@ def start_workers(database_url: str, bootstrap: str, stop: threading.Event) -> l
     from recur.db import Database
     from recur.projections.registry import PROJECTIONS
 
-    relay = Relay(open_event_store(database_url, 2), Database(database_url, 2), bootstrap)
+    relay = Relay(open_event_store(database_url, 2), Database(database_url, 2), bootstrap, broker_is_embedded=True)
     runner = ConsumerRunner(Database(database_url, 2), bootstrap, list(PROJECTIONS.values()))
     threads = [
         threading.Thread(target=relay.run, args=(stop.is_set, database_url), daemon=True, name="relay"),
