@@ -93,17 +93,23 @@ class ConsumerRunner:
         self.consumer = make_consumer(self.bootstrap_servers, self.group_id, self.topics)
 
     def behind_on_assigned_partitions(self) -> bool:
-        """Whether the relay published, to a partition we own, events our projections have not applied."""
+        """Whether the relay published, to a partition we own, events our projections have not applied.
+
+        Each projection is compared only on the topics it reads: one that does not read a topic never
+        advances on it, and counting it would make an idle consumer look stuck (it would leave and rejoin
+        its group every few seconds, seconds of latency for the next event).
+        """
         assigned = [(tp.topic, tp.partition) for tp in self.consumer.assignment()]
         if not assigned:
             return False
-        names = [p.name for p in self.projections]
+        pairs = [(p.name, topic) for p in self.projections for topic in p.topics]
         row = self.db.fetchone(
-            "SELECT count(*) FROM relay_partitions r CROSS JOIN unnest(%s::text[]) AS n(projection) "
+            "SELECT count(*) FROM unnest(%s::text[], %s::text[]) AS n(projection, topic) "
+            "JOIN relay_partitions r ON r.topic = n.topic "
             "LEFT JOIN projection_positions p ON p.projection = n.projection AND p.topic = r.topic AND p.partition = r.partition "
             "WHERE (r.topic, r.partition) IN (SELECT * FROM unnest(%s::text[], %s::int[])) "
             "AND coalesce(p.last_notification_id, 0) < r.last_notification_id",
-            (names, [t for t, _ in assigned], [p for _, p in assigned]),
+            ([name for name, _ in pairs], [topic for _, topic in pairs], [t for t, _ in assigned], [p for _, p in assigned]),
         )
         return bool(row and row[0])
 
@@ -118,7 +124,7 @@ class ConsumerRunner:
                     last_progress = time.monotonic()
                 elif time.monotonic() - last_progress > stall_after:
                     if self.behind_on_assigned_partitions():
-                        log.warning("consumer: no events for %.0fs while behind the relay; rejoining the group", stall_after)
+                        log.warning("consumer: no events for %.1fs while behind the relay; rejoining the group", stall_after)
                         self.rejoin()
                     last_progress = time.monotonic()
             except KafkaError as error:
