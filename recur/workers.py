@@ -66,22 +66,28 @@ def run_consumer(settings: Settings) -> None:
     runner.run(stop)
 
 
-def run_scheduler(settings: Settings, interval: float = 1.0) -> None:
+def run_scheduler(settings: Settings, interval: float = 1.0, max_pause: float = 30.0) -> None:
     """Bill what is due, every `interval` seconds. In the sandbox the clock stands still, so this
-    only bills what a clock advance or a card change made due."""
+    only bills what a clock advance or a card change made due.
+
+    A subscription that fails is set aside by run_due itself; a whole pass that fails (the database
+    unavailable) is retried after a pause that doubles up to `max_pause`, not every second."""
     database_url, _ = _require(settings)
     stop = StopFlag()
     services = build_services(settings, database_url, pool_size=2)
     log.info("billing scheduler running every %.1fs", interval)
     mark_ready(settings, "scheduler")
+    pause = interval
     while not stop():
         try:
             report = run_due(services)
             if report.examined:
-                log.info("billed %d of %d due subscriptions", report.billed, report.examined)
+                log.info("billed %d of %d due subscriptions (%d failed and set aside)", report.billed, report.examined, report.errors)
+            pause = interval
         except Exception:
-            log.exception("scheduler pass failed; retrying")
-        deadline = time.monotonic() + interval
+            pause = min(pause * 2, max_pause)
+            log.exception("scheduler pass failed; retrying in %.0fs", pause)
+        deadline = time.monotonic() + pause
         while not stop() and time.monotonic() < deadline:
             time.sleep(0.1)
     services.close()

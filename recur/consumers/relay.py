@@ -7,6 +7,13 @@ both cases the relay publishes the whole history again from the first event. Con
 they already applied (per-aggregate version guard), so nothing is counted twice and read models
 end equal to a rebuild.
 
+An event the encoder cannot encode does not stop publication. Skipping it alone would be wrong:
+consumers would see that aggregate's next version with a gap and wait forever for the missing one (or,
+worse, apply the rest on top of a hole). So the relay holds the aggregate: the event, and every later
+event of the same aggregate, become dead letters (consumer `relay`) and are not published, while all
+other aggregates go on. Read models keep that aggregate as it was before the bad event, which is what
+a rebuild gives too; `recur projections retry-dead` publishes the held events in order after a fix.
+
 Topics with the wrong partition count are deleted and recreated only on the embedded broker (whose
 memory-only topics hold nothing the history cannot restore); on a real cluster the relay refuses to
 start with a TopicMismatchError naming them.
@@ -22,16 +29,20 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import psycopg2
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from recur.commands.app import RecurEvents
+from recur.consumers import dead_letters
+from recur.consumers.dead_letter_topic import DeadLetterTopic
+from recur.consumers.dead_letters import Unpublished
 from recur.consumers.encoding import EventEncoder, producer_lookup
 from recur.consumers.topic_admin import TopicMismatchError, ensure_topics, misshapen_topics, recreate_topics, topic_end_offsets
 from recur.consumers.topics import ALL, PARTITIONS
-from recur.db import Database
+from recur.db import Database, is_transient, storable_text
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -53,14 +64,17 @@ class Relay:
         self.last_offsets: dict[tuple[str, int], int] = {}
         self.broker_lost_data = False
         self.heartbeat = time.monotonic()
+        self.dead_letter_topic = DeadLetterTopic(db, bootstrap_servers)
 
     # ------------------------------------------------------------ position
     def position(self) -> tuple[int, str | None]:
         row = self.db.fetchone("SELECT notification_id, broker_epoch FROM relay_position WHERE name = %s", (RELAY_NAME,))
         return (int(row[0]), row[1]) if row else (0, None)
 
-    def _save(self, position: int, epoch: str | None, partitions: dict[tuple[str, int], int]) -> None:
+    def _save(self, position: int, epoch: str | None, partitions: dict[tuple[str, int], int],
+              unpublished: list[Unpublished] | None = None) -> None:
         with self.db.transaction() as cur:
+            dead_letters.record_unpublished(cur, unpublished or [])
             cur.execute(
                 "INSERT INTO relay_position (name, notification_id, broker_epoch) VALUES (%s, %s, %s) "
                 "ON CONFLICT (name) DO UPDATE SET notification_id = EXCLUDED.notification_id, "
@@ -124,6 +138,7 @@ class Relay:
         if self.producer is not None:
             self.producer.close(timeout=5)
             self.producer = None
+        self.dead_letter_topic.close()
 
     # ------------------------------------------------------------ publishing
     def publish_batch(self, limit: int = BATCH) -> int:
@@ -133,9 +148,26 @@ class Relay:
         notifications = self.events.recorder.select_notifications(position + 1, limit)
         if not notifications:
             return 0
+        with self.db.autocommit() as cur:
+            held = dead_letters.aggregates_held_by_relay(cur)
         futures = []
+        unpublished: list[Unpublished] = []
         for notification in notifications:
-            public = self.encoder.encode(notification)
+            aggregate_id = str(notification.originator_id)
+            if aggregate_id in held:
+                unpublished.append(_unpublished(notification))
+                continue
+            try:
+                public = self.encoder.encode(notification)
+            except Exception as error:
+                if is_transient(error):
+                    raise
+                log.error("relay: notification %d (%s) cannot be encoded (%s: %s): it and the later events of %s are held as "
+                          "dead letters until `recur projections retry-dead`", notification.id, notification.topic,
+                          type(error).__name__, storable_text(str(error))[:200], aggregate_id)
+                held.add(aggregate_id)
+                unpublished.append(_unpublished(notification, error))
+                continue
             future = self.producer.send(public.topic, key=public.key, value=public.value, headers=public.headers)
             futures.append((notification.id, future))
         self.producer.flush(timeout=30)
@@ -147,7 +179,9 @@ class Relay:
                 raise BrokerResetError(f"{tp} acknowledged offset {metadata.offset}, behind {self.last_offsets[tp]}")
             self.last_offsets[tp] = metadata.offset
             partitions[tp] = notification_id
-        self._save(notifications[-1].id, epoch, partitions)
+        self._save(notifications[-1].id, epoch, partitions, unpublished)
+        if unpublished:
+            self.dead_letter_topic.publish_pending()
         return len(notifications)
 
     def run(self, stop: Callable[[], bool], database_url: str, on_ready: Callable[[], None] = lambda: None) -> None:
@@ -184,6 +218,18 @@ class Relay:
                 listener.notifies.clear()
         listener.close()
         self.close()
+
+
+def _unpublished(notification: Any, error: BaseException | None = None) -> Unpublished:
+    """A dead letter of the relay: the stored event as it is in the event store (re-read from there on retry)."""
+    stored = {
+        "topic": notification.topic,
+        "originator_id": str(notification.originator_id),
+        "originator_version": notification.originator_version,
+        "state": bytes(notification.state).decode("utf-8", "replace"),
+    }
+    name = str(notification.topic).rsplit(".", 1)[-1]
+    return Unpublished(notification.id, str(notification.originator_id), notification.originator_version, name, stored, error)
 
 
 def start_watchdog(relay: Relay, limit: float = 90.0) -> threading.Thread:
