@@ -241,6 +241,30 @@ def retry_dead(owner: str | None, dead_letter_id: int | None) -> None:
     raise SystemExit(0 if report.all_applied else 1)
 
 
+@projections.command(
+    name="discard-dead",
+    help="Dismiss a dead letter that is not a recur event at all (kind `malformed`: a message some other program "
+    "wrote to a recur topic); there is nothing to apply. Events are never discarded, since the read models would then "
+    "differ from a rebuild: fix the cause and use retry-dead.",
+)
+@click.option("--id", "dead_letter_id", type=int, required=True, help="The dead letter (see `recur projections status`).")
+def discard_dead(dead_letter_id: int) -> None:
+    configure_logging("discard-dead", "WARNING")
+    from recur.consumers.dead_letters import discard_malformed, find
+    from recur.db import Database
+
+    db = Database(_database_url(), 1)
+    try:
+        letter = find(db, dead_letter_id)
+        if letter is None or letter.resolved_at is not None:
+            raise click.BadParameter(f"no unresolved dead letter #{dead_letter_id}")
+        if not discard_malformed(db, dead_letter_id):
+            raise click.BadParameter(f"#{dead_letter_id} is a recur event ({letter.kind}): fix the cause and run retry-dead instead")
+    finally:
+        db.close()
+    click.echo(f"discarded #{dead_letter_id}: a message on {letter.topic}[{letter.partition}] that was not a recur event")
+
+
 @main.group(help="Kafka administration for operators of a real cluster (recur up does this for its embedded broker).")
 def kafka() -> None:
     pass

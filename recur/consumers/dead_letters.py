@@ -197,3 +197,14 @@ def failed_again(cur: Any, dead_letter_id: int, error: BaseException) -> None:
         "attempts = attempts + 1, last_failed_at = now() WHERE id = %s",
         (RELAY, error_class, message, dead_letter_id),
     )
+
+
+def discard_malformed(db: Database, dead_letter_id: int) -> bool:
+    """Mark a stray message resolved without applying anything; only for `malformed` ones. An event is never
+    discarded: the read model would then differ from a rebuild. Returns whether the row was discarded."""
+    with db.transaction() as cur:
+        cur.execute(
+            "UPDATE dead_letters SET resolved_at = now() WHERE id = %s AND kind = 'malformed' AND resolved_at IS NULL RETURNING id",
+            (dead_letter_id,),
+        )
+        return cur.fetchone() is not None

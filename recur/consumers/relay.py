@@ -164,7 +164,7 @@ class Relay:
                     raise
                 log.error("relay: notification %d (%s) cannot be encoded (%s: %s): it and the later events of %s are held as "
                           "dead letters until `recur projections retry-dead`", notification.id, notification.topic,
-                          type(error).__name__, storable_text(str(error))[:200], aggregate_id)
+                          type(error).__name__, storable_text(str(error).strip())[:200], aggregate_id)
                 held.add(aggregate_id)
                 unpublished.append(_unpublished(notification, error))
                 continue

@@ -91,7 +91,7 @@ class ConsumerRunner:
             if is_transient(error):
                 raise
             log.warning("consumer: a batch of %d events failed (%s: %s); applying it event by event to quarantine the cause",
-                        len(batch), type(error).__name__, storable_text(str(error))[:200])
+                        len(batch), type(error).__name__, storable_text(str(error).strip())[:200])
             setbacks = self._apply(batch, malformed, isolate=True)
         self.consumer.commit()
         if setbacks or malformed:
@@ -112,7 +112,7 @@ class ConsumerRunner:
                 log.error("consumer: %s could not apply %s version %d of %s (%s: %s): quarantined as a dead letter; its "
                           "later events wait for `recur projections retry-dead`", s.projection, s.event.get("type"),
                           s.event["version"], s.event["aggregate_id"], type(s.error).__name__,
-                          storable_text(str(s.error))[:200])
+                          storable_text(str(s.error).strip())[:200])
         held = sum(1 for s in setbacks if s.held)
         if held:
             log.warning("consumer: %d event(s) held behind dead letters of their aggregates", held)

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from click.testing import Result
 
-from recur.cli import main
 from recur.consumers.topic_admin import TopicMismatchError, ensure_topics, topic_end_offsets, topic_partitions
 from recur.consumers.topics import CATALOG, DEAD_LETTERS, SUBSCRIPTIONS
 
@@ -78,13 +77,15 @@ def test_on_a_kafka_cluster_a_topic_with_other_partitions_stops_the_relay_and_ke
     assert topic_end_offsets(bootstrap, [SUBSCRIPTIONS]) == history
 
 
-def test_create_topics_creates_what_is_missing_and_reports_a_mismatch_without_touching_it(cluster: Any) -> None:
+def test_create_topics_creates_what_is_missing_and_reports_a_mismatch_without_touching_it(
+    cluster: Any, recur_cli: Callable[..., Result]
+) -> None:
     bootstrap = cluster.bootstrap_servers
     ensure_topics(bootstrap, [SUBSCRIPTIONS], partitions=3)
     _publish_one(bootstrap, SUBSCRIPTIONS)
     history = topic_end_offsets(bootstrap, [SUBSCRIPTIONS])
 
-    result = CliRunner().invoke(main, ["kafka", "create-topics"], env={"RECUR_KAFKA_BOOTSTRAP_SERVERS": bootstrap})
+    result = recur_cli("kafka", "create-topics", env={"RECUR_KAFKA_BOOTSTRAP_SERVERS": bootstrap})
 
     assert result.exit_code == 1, result.output
     assert "mismatch  recur.subscriptions.v1 has 3 partitions, recur needs 6" in result.output
@@ -95,10 +96,9 @@ def test_create_topics_creates_what_is_missing_and_reports_a_mismatch_without_to
     assert topic_end_offsets(bootstrap, [SUBSCRIPTIONS]) == history
 
 
-def test_create_topics_on_a_well_provisioned_cluster_reports_every_topic_ok(cluster: Any) -> None:
-    bootstrap = cluster.bootstrap_servers
-    env = {"RECUR_KAFKA_BOOTSTRAP_SERVERS": bootstrap}
-    assert CliRunner().invoke(main, ["kafka", "create-topics"], env=env).exit_code == 0
-    again = CliRunner().invoke(main, ["kafka", "create-topics"], env=env)
+def test_create_topics_on_a_well_provisioned_cluster_reports_every_topic_ok(cluster: Any, recur_cli: Callable[..., Result]) -> None:
+    env = {"RECUR_KAFKA_BOOTSTRAP_SERVERS": cluster.bootstrap_servers}
+    assert recur_cli("kafka", "create-topics", env=env).exit_code == 0
+    again = recur_cli("kafka", "create-topics", env=env)
     assert again.exit_code == 0, again.output
     assert [line.split()[0] for line in again.output.splitlines()] == ["ok", "ok", "ok"]
