@@ -144,10 +144,12 @@ def record_unpublished(cur: Any, held: Iterable[Unpublished]) -> None:
         )
 
 
-def aggregates_held_by_relay(cur: Any) -> set[str]:
-    """Aggregates the relay must not publish events of: one of theirs is an unresolved dead letter."""
-    cur.execute("SELECT DISTINCT aggregate_id::text FROM dead_letters WHERE consumer = %s AND resolved_at IS NULL", (RELAY,))
-    return {row[0] for row in cur.fetchall()}
+def held_by_relay(cur: Any) -> dict[str, int]:
+    """Aggregates the relay must not publish from a version on: the first of their unresolved dead letters."""
+    cur.execute(
+        "SELECT aggregate_id::text, min(version) FROM dead_letters WHERE consumer = %s AND resolved_at IS NULL GROUP BY 1", (RELAY,)
+    )
+    return {row[0]: int(row[1]) for row in cur.fetchall()}
 
 
 def unresolved(db: Database, owner: str | None = None, dead_letter_id: int | None = None) -> list[DeadLetter]:

@@ -149,12 +149,15 @@ class Relay:
         if not notifications:
             return 0
         with self.db.autocommit() as cur:
-            held = dead_letters.aggregates_held_by_relay(cur)
+            held = dead_letters.held_by_relay(cur)
         futures = []
         unpublished: list[Unpublished] = []
         for notification in notifications:
             aggregate_id = str(notification.originator_id)
-            if aggregate_id in held:
+            first_held = held.get(aggregate_id)
+            if first_held is not None and notification.originator_version >= first_held:
+                # Its aggregate has an earlier event that could not be published (a republication of the whole
+                # history still publishes the events before that one).
                 unpublished.append(_unpublished(notification))
                 continue
             try:
@@ -165,7 +168,7 @@ class Relay:
                 log.error("relay: notification %d (%s) cannot be encoded (%s: %s): it and the later events of %s are held as "
                           "dead letters until `recur projections retry-dead`", notification.id, notification.topic,
                           type(error).__name__, storable_text(str(error).strip())[:200], aggregate_id)
-                held.add(aggregate_id)
+                held[aggregate_id] = notification.originator_version
                 unpublished.append(_unpublished(notification, error))
                 continue
             future = self.producer.send(public.topic, key=public.key, value=public.value, headers=public.headers)
