@@ -220,6 +220,33 @@ def test_a_poison_event_is_quarantined_and_other_tenants_keep_flowing(
     assert set(differences(stack.services.db, stack.services.events, list(PROJECTIONS.values())).values()) == {0}
 
 
+def test_a_database_outage_is_retried_never_blamed_on_the_event(stack: Stack) -> None:
+    import psycopg2
+
+    from recur.projections.base import Projection, apply_events
+
+    probe = Projection(f"probe_{uuid.uuid4().hex[:8]}", [CATALOG], [])
+    outage = {"raise": psycopg2.OperationalError("server closed the connection unexpectedly")}
+
+    @probe.on("ProductCreated")
+    def when_product_created(cur: Any, e: dict[str, Any]) -> None:
+        raise outage["raise"]
+
+    delivery = (CATALOG, 0, {"type": "recur.product.ProductCreated", "aggregate_id": str(uuid.uuid4()), "version": 1,
+                             "notification_id": 1, "occurred_at": "2026-01-01T00:00:00+00:00", "data": {}})
+    with pytest.raises(psycopg2.OperationalError), stack.services.db.transaction() as cur:
+        apply_events(cur, probe, [delivery], isolate=True)
+
+    outage["raise"] = psycopg2.errors.NumericValueOutOfRange("bigint out of range")  # the event's fault this time
+    with stack.services.db.transaction() as cur:
+        outcome = apply_events(cur, probe, [delivery], isolate=True)
+    assert [(s.held, type(s.error).__name__) for s in outcome.setbacks] == [(False, "NumericValueOutOfRange")]
+    blocked = stack.services.db.fetchone("SELECT version, blocked_at FROM projection_versions WHERE projection = %s", (probe.name,))
+    assert blocked == (0, 1)
+    stack.services.db.execute("DELETE FROM projection_versions WHERE projection = %s", (probe.name,))
+    stack.services.db.execute("DELETE FROM projection_positions WHERE projection = %s", (probe.name,))
+
+
 class Gadget(Aggregate):
     """An aggregate nobody gave a public topic: the relay cannot encode its events."""
 
