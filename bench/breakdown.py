@@ -264,7 +264,7 @@ def relay(stack: Stack) -> Section:
     try:
         n = head(db)
         section = Section([f"`Relay.publish_batch` until drained, {n} events in batches of 500:", ""])
-        r = Relay(events, db, stack.bootstrap)
+        r = Relay(events, db, stack.bootstrap, broker_is_embedded=True)
         r.connect()
         assert r.producer is not None
         phases = Phases()
@@ -280,7 +280,7 @@ def relay(stack: Stack) -> Section:
         phases.section(section, n, "event", wall, cpu, "offset checks, glue")
         r.close()
         db.execute("UPDATE relay_position SET notification_id = 0")  # bench only: publish the same history again
-        again = Relay(events, db, stack.bootstrap)
+        again = Relay(events, db, stack.bootstrap, broker_is_embedded=True)
         again.connect()
         profiled(section, drain(again), n, "event")
         again.close()
@@ -560,7 +560,7 @@ def relay_batch_size(stack: Stack, x: Experiments) -> None:
         best: dict[int, float] = {}
         for batch_size in (16384, 262144, 16384, 262144):
             db.execute("UPDATE relay_position SET notification_id = 0")  # bench only: publish the history again
-            r = Relay(events, db, stack.bootstrap)
+            r = Relay(events, db, stack.bootstrap, broker_is_embedded=True)
             r.producer = KafkaProducer(
                 bootstrap_servers=stack.bootstrap, client_id="recur-relay", batch_size=batch_size, **producer_settings()
             )

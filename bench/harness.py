@@ -104,10 +104,10 @@ def stack() -> Iterator[Stack]:
 
     `BENCH_KEEP=1` keeps the databases for inspection (the next run drops them).
     """
-    from recur.consumers.topics import ALL, PARTITIONS
+    from recur.consumers.topic_admin import ensure_topics
+    from recur.consumers.topics import PARTITIONS, PROVISIONED
     from recur.embedded.broker import start_embedded_broker
     from recur.embedded.postgres import start_embedded_postgres
-    from recur.embedded.topics import ensure_topics
 
     quiet_logs()
     DATA.mkdir(exist_ok=True)
@@ -116,7 +116,7 @@ def stack() -> Iterator[Stack]:
         _drop_databases(postgres.url, None)
         broker = start_embedded_broker(log_path=DATA / "broker.log")
         try:
-            ensure_topics(broker.bootstrap_servers, ALL, PARTITIONS)
+            ensure_topics(broker.bootstrap_servers, PROVISIONED, PARTITIONS)
             running = Stack(postgres, broker)
             try:
                 yield running

@@ -69,9 +69,9 @@ def raw_send(bootstrap: str, messages: list[Any]) -> float:
 def run(stack: Stack) -> dict[str, Any]:
     from recur.commands.app import open_event_store
     from recur.consumers.relay import Relay
+    from recur.consumers.topic_admin import ensure_topics
     from recur.consumers.topics import PARTITIONS
     from recur.db import Database
-    from recur.embedded.topics import ensure_topics
 
     url = history_database(stack, scale(EVENTS, 500))
     ensure_topics(stack.bootstrap, [RAW_TOPIC], PARTITIONS)
@@ -81,7 +81,7 @@ def run(stack: Stack) -> dict[str, Any]:
         messages = encoded_messages(events)
         n = len(messages)
         size = sum(len(m.value) for m in messages) / n
-        relay = Relay(events, db, stack.bootstrap)
+        relay = Relay(events, db, stack.bootstrap, broker_is_embedded=True)
         relay.connect()
         try:
 

@@ -21,6 +21,31 @@ MIGRATION_LOCK = 727_001
 SLOT_WAIT = 30.0
 
 
+def is_transient(error: BaseException) -> bool:
+    """Whether an error says the database (or the network) is unavailable or busy rather than that the data
+    is wrong: lost connections, timeouts, deadlocks. Those are retried as they are; anything else that an
+    event causes is the event's fault, and the event is quarantined (see recur.consumers.dead_letters)."""
+    from eventsourcing import persistence
+
+    return isinstance(
+        error,
+        psycopg2.OperationalError | psycopg2.InterfaceError | persistence.OperationalError | persistence.InterfaceError | OSError,
+    )
+
+
+TEXT_LIMIT = 2000
+
+
+def storable_text(text: str, limit: int = TEXT_LIMIT) -> str:
+    """What PostgreSQL's text accepts: no NUL, no lone surrogates (often the very error being recorded)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")[:limit]
+
+
+def describe_error(error: BaseException) -> tuple[str, str]:
+    """(class name, message) of an error, storable as text."""
+    return type(error).__name__, storable_text(str(error).strip() or repr(error))
+
+
 class Database:
     """A pool of psycopg2 connections. minconn == maxconn: a smaller minconn makes the pool
     close returned connections and open new backends (measured: half the throughput)."""

@@ -17,6 +17,9 @@ class Settings:
     smtp_url: str | None
     port: int
     data_dir: Path
+    # The broker is the embedded, memory-only one `recur up` started: only then may the relay delete and
+    # recreate topics (on a real cluster that would erase downstream consumers' history).
+    kafka_embedded: bool = False
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -29,6 +32,7 @@ class Settings:
             smtp_url=env.get("RECUR_SMTP_URL") or None,
             port=int(env.get("RECUR_PORT") or 8000),
             data_dir=Path(env.get("RECUR_DATA_DIR") or ".recur").resolve(),
+            kafka_embedded=env.get("RECUR_KAFKA_EMBEDDED", "") == "1",
         )
 
     def with_(self, **changes: object) -> Settings:
@@ -46,6 +50,7 @@ class Settings:
             env["RECUR_DATABASE_URL"] = self.database_url
         if self.kafka_bootstrap_servers:
             env["RECUR_KAFKA_BOOTSTRAP_SERVERS"] = self.kafka_bootstrap_servers
+        env["RECUR_KAFKA_EMBEDDED"] = "1" if self.kafka_embedded else "0"
         if self.smtp_url:
             env["RECUR_SMTP_URL"] = self.smtp_url
         return env

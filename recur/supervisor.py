@@ -64,7 +64,7 @@ class Stack:
 
             broker = start_embedded_broker(log_path=data_dir / "broker.log")
             self.broker = broker
-            settings = settings.with_(kafka_bootstrap_servers=broker.bootstrap_servers)
+            settings = settings.with_(kafka_bootstrap_servers=broker.bootstrap_servers, kafka_embedded=True)
             log.info("embedded Kafka-protocol broker (tansu, memory only) at %s", broker.bootstrap_servers)
         else:
             log.info("Kafka at %s", settings.kafka_bootstrap_servers)
@@ -73,11 +73,11 @@ class Stack:
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
         from recur.commands.app import open_event_store
-        from recur.consumers.topics import ALL, PARTITIONS
-        from recur.embedded.topics import ensure_topics
+        from recur.consumers.topic_admin import ensure_topics
+        from recur.consumers.topics import PARTITIONS, PROVISIONED
 
         open_event_store(settings.database_url, 1, create_table=True).close()  # creates the event table once, before the workers race to
-        ensure_topics(settings.kafka_bootstrap_servers, ALL, PARTITIONS)
+        ensure_topics(settings.kafka_bootstrap_servers, PROVISIONED, PARTITIONS)
         self.settings = settings
         return settings
 

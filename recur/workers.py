@@ -7,10 +7,12 @@ import signal
 import time
 from types import FrameType
 
+from recur.commands.idempotency import IdempotencyStore
 from recur.commands.scheduler import run_due
 from recur.commands.services import build_services
 from recur.consumers.relay import Relay, start_watchdog
 from recur.consumers.runner import ConsumerRunner
+from recur.consumers.topic_admin import TopicMismatchError
 from recur.db import Database
 from recur.projections.registry import PROJECTIONS
 from recur.readiness import mark_ready
@@ -45,10 +47,14 @@ def run_relay(settings: Settings) -> None:
     stop = StopFlag()
     from recur.commands.app import open_event_store
 
-    relay = Relay(open_event_store(database_url, 2), Database(database_url, 2), bootstrap)
+    relay = Relay(open_event_store(database_url, 2), Database(database_url, 2), bootstrap, settings.kafka_embedded)
     start_watchdog(relay)
     log.info("relay publishing to %s", bootstrap)
-    relay.run(stop, database_url, on_ready=lambda: mark_ready(settings, "relay"))
+    try:
+        relay.run(stop, database_url, on_ready=lambda: mark_ready(settings, "relay"))
+    except TopicMismatchError as error:
+        log.critical("relay: %s", error)
+        raise SystemExit(3) from None
 
 
 def run_consumer(settings: Settings) -> None:
@@ -61,22 +67,45 @@ def run_consumer(settings: Settings) -> None:
     runner.run(stop)
 
 
-def run_scheduler(settings: Settings, interval: float = 1.0) -> None:
+class Housekeeping:
+    """Deletes idempotency keys past their day, every few minutes (they are ignored meanwhile)."""
+
+    def __init__(self, keys: IdempotencyStore, every: float = 300.0) -> None:
+        self.keys, self.every, self.next_at = keys, every, 0.0
+
+    def run_when_due(self) -> None:
+        if time.monotonic() < self.next_at:
+            return
+        self.next_at = time.monotonic() + self.every
+        forgotten = self.keys.forget_expired()
+        if forgotten:
+            log.info("forgot %d idempotency keys older than a day", forgotten)
+
+
+def run_scheduler(settings: Settings, interval: float = 1.0, max_pause: float = 30.0) -> None:
     """Bill what is due, every `interval` seconds. In the sandbox the clock stands still, so this
-    only bills what a clock advance or a card change made due."""
+    only bills what a clock advance or a card change made due.
+
+    A subscription that fails is set aside by run_due itself; a whole pass that fails (the database
+    unavailable) is retried after a pause that doubles up to `max_pause`, not every second."""
     database_url, _ = _require(settings)
     stop = StopFlag()
     services = build_services(settings, database_url, pool_size=2)
     log.info("billing scheduler running every %.1fs", interval)
     mark_ready(settings, "scheduler")
+    pause = interval
+    housekeeping = Housekeeping(IdempotencyStore(services.db, services.events.recorder.events_table_name))
     while not stop():
         try:
+            housekeeping.run_when_due()
             report = run_due(services)
             if report.examined:
-                log.info("billed %d of %d due subscriptions", report.billed, report.examined)
+                log.info("billed %d of %d due subscriptions (%d failed and set aside)", report.billed, report.examined, report.errors)
+            pause = interval
         except Exception:
-            log.exception("scheduler pass failed; retrying")
-        deadline = time.monotonic() + interval
+            pause = min(pause * 2, max_pause)
+            log.exception("scheduler pass failed; retrying in %.0fs", pause)
+        deadline = time.monotonic() + pause
         while not stop() and time.monotonic() < deadline:
             time.sleep(0.1)
     services.close()

@@ -52,11 +52,11 @@ def database_url(postgres_server: object) -> str:
 
 @pytest.fixture(scope="session")
 def broker() -> Iterator[object]:
-    from recur.consumers.topics import ALL, PARTITIONS
+    from recur.consumers.topic_admin import ensure_topics
+    from recur.consumers.topics import PARTITIONS, PROVISIONED
     from recur.embedded.broker import start_embedded_broker
-    from recur.embedded.topics import ensure_topics
 
     b = start_embedded_broker(log_path=DATA / "broker.log")
-    ensure_topics(b.bootstrap_servers, ALL, PARTITIONS)
+    ensure_topics(b.bootstrap_servers, PROVISIONED, PARTITIONS)
     yield b
     b.stop()

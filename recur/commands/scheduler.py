@@ -3,6 +3,9 @@
 Several schedulers may run at once (API workers, `recur bill`, the loop in `recur up`): a
 session advisory lock per subscription keeps two of them off the same subscription at the same
 moment, and the aggregate guard plus gateway idempotency make even a double visit harmless.
+
+A subscription whose billing raises is recorded and set aside for a backoff (scheduler_failures),
+so one broken subscription neither stops the others nor is retried every second forever.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from datetime import datetime
 
 import psycopg2
 
+from recur.commands import scheduler_failures
 from recur.commands.billing import bill_subscription
 from recur.commands.services import Services
 from recur.domain.actor import system_actor
@@ -39,12 +43,17 @@ def run_due(s: Services, now: datetime | None = None, limit: int = 1000) -> RunR
     """Bill every subscription whose next action is due at `now` (default: the clock's now)."""
     now = now or s.clock.now()
     report = RunReport()
-    rows = s.db.fetchall("SELECT subscription_id::text FROM rm_billing_schedule WHERE due_at <= %s ORDER BY due_at LIMIT %s", (now, limit))
+    rows = s.db.fetchall(
+        "SELECT b.subscription_id::text, EXISTS (SELECT 1 FROM scheduler_failures f WHERE f.subscription_id = b.subscription_id) "
+        f"FROM rm_billing_schedule b WHERE b.due_at <= %s AND {scheduler_failures.NOT_BACKING_OFF} ORDER BY b.due_at LIMIT %s",
+        (now, limit),
+    )
+    recovered: list[str] = []
     # Locks live on a connection of their own: billing takes pooled connections meanwhile.
     conn = psycopg2.connect(s.db.url)
     conn.autocommit = True
     try:
-        for (subscription_id,) in rows:
+        for subscription_id, failed_before in rows:
             report.examined += 1
             key = _lock_key(subscription_id)
             with conn.cursor() as cur:
@@ -56,19 +65,32 @@ def run_due(s: Services, now: datetime | None = None, limit: int = 1000) -> RunR
             try:
                 bill_subscription(s, subscription_id, system_actor())
                 report.billed += 1
-            except Exception:
+                if failed_before:
+                    recovered.append(subscription_id)
+            except Exception as error:
                 report.errors += 1
-                log.exception("billing subscription %s failed; it stays due and will be retried", subscription_id)
+                log.exception("billing subscription %s failed; it is set aside for a backoff, then retried", subscription_id)
+                _set_aside(s, subscription_id, error)
             finally:
                 with conn.cursor() as cur:
                     cur.execute("SELECT pg_advisory_unlock(%s)", (key,))
     finally:
         conn.close()
+    scheduler_failures.clear(s.db, recovered)
     return report
 
 
+def _set_aside(s: Services, subscription_id: str, error: BaseException) -> None:
+    try:
+        scheduler_failures.record_failure(s.db, subscription_id, error)
+    except psycopg2.Error:
+        log.warning("could not record the failure of %s (the database is unavailable?): it stays due", subscription_id, exc_info=True)
+
+
 def next_due(s: Services, until: datetime) -> datetime | None:
-    row = s.db.fetchone("SELECT min(due_at) FROM rm_billing_schedule WHERE due_at <= %s", (until,))
+    row = s.db.fetchone(
+        f"SELECT min(b.due_at) FROM rm_billing_schedule b WHERE b.due_at <= %s AND {scheduler_failures.NOT_BACKING_OFF}", (until,)
+    )
     return row[0] if row else None
 
 

@@ -6,6 +6,17 @@ two ways: our topics had to be created anew, or their log end is behind what we 
 both cases the relay publishes the whole history again from the first event. Consumers drop what
 they already applied (per-aggregate version guard), so nothing is counted twice and read models
 end equal to a rebuild.
+
+An event the encoder cannot encode does not stop publication. Skipping it alone would be wrong:
+consumers would see that aggregate's next version with a gap and wait forever for the missing one (or,
+worse, apply the rest on top of a hole). So the relay holds the aggregate: the event, and every later
+event of the same aggregate, become dead letters (consumer `relay`) and are not published, while all
+other aggregates go on. Read models keep that aggregate as it was before the bad event, which is what
+a rebuild gives too; `recur projections retry-dead` publishes the held events in order after a fix.
+
+Topics with the wrong partition count are deleted and recreated only on the embedded broker (whose
+memory-only topics hold nothing the history cannot restore); on a real cluster the relay refuses to
+start with a TopicMismatchError naming them.
 """
 
 from __future__ import annotations
@@ -18,16 +29,20 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import psycopg2
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from recur.commands.app import RecurEvents
+from recur.consumers import dead_letters
+from recur.consumers.dead_letter_topic import DeadLetterTopic
+from recur.consumers.dead_letters import Unpublished
 from recur.consumers.encoding import EventEncoder, producer_lookup
+from recur.consumers.topic_admin import TopicMismatchError, ensure_topics, misshapen_topics, recreate_topics, topic_end_offsets
 from recur.consumers.topics import ALL, PARTITIONS
-from recur.db import Database
-from recur.embedded.topics import ensure_topics, recreate_topics, topic_end_offsets, topic_partitions
+from recur.db import Database, is_transient, storable_text
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -39,23 +54,27 @@ class BrokerResetError(Exception):
 
 
 class Relay:
-    def __init__(self, events: RecurEvents, db: Database, bootstrap_servers: str) -> None:
+    def __init__(self, events: RecurEvents, db: Database, bootstrap_servers: str, broker_is_embedded: bool = False) -> None:
         self.events = events
         self.db = db
         self.bootstrap = bootstrap_servers
+        self.broker_is_embedded = broker_is_embedded
         self.encoder = EventEncoder(events.mapper, producer_lookup(events.recorder, events.mapper))
         self.producer: KafkaProducer | None = None
         self.last_offsets: dict[tuple[str, int], int] = {}
         self.broker_lost_data = False
         self.heartbeat = time.monotonic()
+        self.dead_letter_topic = DeadLetterTopic(db, bootstrap_servers)
 
     # ------------------------------------------------------------ position
     def position(self) -> tuple[int, str | None]:
         row = self.db.fetchone("SELECT notification_id, broker_epoch FROM relay_position WHERE name = %s", (RELAY_NAME,))
         return (int(row[0]), row[1]) if row else (0, None)
 
-    def _save(self, position: int, epoch: str | None, partitions: dict[tuple[str, int], int]) -> None:
+    def _save(self, position: int, epoch: str | None, partitions: dict[tuple[str, int], int],
+              unpublished: list[Unpublished] | None = None) -> None:
         with self.db.transaction() as cur:
+            dead_letters.record_unpublished(cur, unpublished or [])
             cur.execute(
                 "INSERT INTO relay_position (name, notification_id, broker_epoch) VALUES (%s, %s, %s) "
                 "ON CONFLICT (name) DO UPDATE SET notification_id = EXCLUDED.notification_id, "
@@ -73,10 +92,16 @@ class Relay:
     # ------------------------------------------------------------ broker
     def connect(self) -> None:
         """Make sure the topics exist with the right partitions; if the broker lost what we published
-        (it came back empty), publish everything again from the first event."""
+        (it came back empty), publish everything again from the first event.
+
+        Raises TopicMismatchError when a topic has another partition count and the broker is not the
+        embedded one: that is for an operator to fix, never for the relay to delete.
+        """
         created = ensure_topics(self.bootstrap, ALL, PARTITIONS)
-        misshapen = [t for t in ALL if topic_partitions(self.bootstrap, t) != PARTITIONS]
+        misshapen = misshapen_topics(self.bootstrap, ALL, PARTITIONS)
         if misshapen:
+            if not self.broker_is_embedded:
+                raise TopicMismatchError(misshapen)
             recreate_topics(self.bootstrap, ALL, PARTITIONS)
         position, epoch = self.position()
         ends = topic_end_offsets(self.bootstrap, ALL)
@@ -113,6 +138,7 @@ class Relay:
         if self.producer is not None:
             self.producer.close(timeout=5)
             self.producer = None
+        self.dead_letter_topic.close()
 
     # ------------------------------------------------------------ publishing
     def publish_batch(self, limit: int = BATCH) -> int:
@@ -122,9 +148,29 @@ class Relay:
         notifications = self.events.recorder.select_notifications(position + 1, limit)
         if not notifications:
             return 0
+        with self.db.autocommit() as cur:
+            held = dead_letters.held_by_relay(cur)
         futures = []
+        unpublished: list[Unpublished] = []
         for notification in notifications:
-            public = self.encoder.encode(notification)
+            aggregate_id = str(notification.originator_id)
+            first_held = held.get(aggregate_id)
+            if first_held is not None and notification.originator_version >= first_held:
+                # Its aggregate has an earlier event that could not be published (a republication of the whole
+                # history still publishes the events before that one).
+                unpublished.append(_unpublished(notification))
+                continue
+            try:
+                public = self.encoder.encode(notification)
+            except Exception as error:
+                if is_transient(error):
+                    raise
+                log.error("relay: notification %d (%s) cannot be encoded (%s: %s): it and the later events of %s are held as "
+                          "dead letters until `recur projections retry-dead`", notification.id, notification.topic,
+                          type(error).__name__, storable_text(str(error).strip())[:200], aggregate_id)
+                held[aggregate_id] = notification.originator_version
+                unpublished.append(_unpublished(notification, error))
+                continue
             future = self.producer.send(public.topic, key=public.key, value=public.value, headers=public.headers)
             futures.append((notification.id, future))
         self.producer.flush(timeout=30)
@@ -136,7 +182,9 @@ class Relay:
                 raise BrokerResetError(f"{tp} acknowledged offset {metadata.offset}, behind {self.last_offsets[tp]}")
             self.last_offsets[tp] = metadata.offset
             partitions[tp] = notification_id
-        self._save(notifications[-1].id, epoch, partitions)
+        self._save(notifications[-1].id, epoch, partitions, unpublished)
+        if unpublished:
+            self.dead_letter_topic.publish_pending()
         return len(notifications)
 
     def run(self, stop: Callable[[], bool], database_url: str, on_ready: Callable[[], None] = lambda: None) -> None:
@@ -173,6 +221,18 @@ class Relay:
                 listener.notifies.clear()
         listener.close()
         self.close()
+
+
+def _unpublished(notification: Any, error: BaseException | None = None) -> Unpublished:
+    """A dead letter of the relay: the stored event as it is in the event store (re-read from there on retry)."""
+    stored = {
+        "topic": notification.topic,
+        "originator_id": str(notification.originator_id),
+        "originator_version": notification.originator_version,
+        "state": bytes(notification.state).decode("utf-8", "replace"),
+    }
+    name = str(notification.topic).rsplit(".", 1)[-1]
+    return Unpublished(notification.id, str(notification.originator_id), notification.originator_version, name, stored, error)
 
 
 def start_watchdog(relay: Relay, limit: float = 90.0) -> threading.Thread:

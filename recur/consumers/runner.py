@@ -3,11 +3,15 @@
 Each polled batch is applied to every projection in one database transaction (rows, versions and
 positions together); the Kafka offsets are committed only after that commit. A crash in between
 replays the batch, and the version guard drops what was already applied.
+
+A batch that fails for a reason other than the database being unavailable is rolled back and applied
+again event by event (base.apply_events with isolate): the events that fail, and the later events of
+their aggregates, become dead letters for that projection, and everything else is applied. Transient
+errors (connection lost, timeouts) keep the old behaviour: rejoin and try the same batch again.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -17,10 +21,15 @@ import psycopg2
 from kafka import ConsumerRebalanceListener, KafkaConsumer
 from kafka.errors import KafkaError
 
-from recur.db import Database
-from recur.projections.base import Projection, apply_events
+from recur.consumers import dead_letters
+from recur.consumers.dead_letter_topic import DeadLetterTopic
+from recur.consumers.dead_letters import Malformed
+from recur.consumers.envelope import MalformedEventError, read_event
+from recur.db import Database, is_transient, storable_text
+from recur.projections.base import Delivery, Projection, Setback, apply_events
 
 log = logging.getLogger(__name__)
+GROUP_ID = "recur-projections"
 
 
 def make_consumer(bootstrap_servers: str, group_id: str, topics: Sequence[str]) -> KafkaConsumer:
@@ -54,7 +63,7 @@ class LogAssignments(ConsumerRebalanceListener):
 
 class ConsumerRunner:
     def __init__(
-        self, db: Database, bootstrap_servers: str, projections: Sequence[Projection], group_id: str = "recur-projections"
+        self, db: Database, bootstrap_servers: str, projections: Sequence[Projection], group_id: str = GROUP_ID
     ) -> None:
         self.db = db
         self.projections = list(projections)
@@ -62,21 +71,54 @@ class ConsumerRunner:
         self.group_id = group_id
         self.topics = sorted({t for p in self.projections for t in p.topics})
         self.consumer = make_consumer(bootstrap_servers, group_id, self.topics)
+        self.dead_letter_topic = DeadLetterTopic(db, bootstrap_servers)
 
     def poll_once(self, timeout_ms: int = 500) -> int:
         records = self.consumer.poll(timeout_ms=timeout_ms)
         if not records:
             return 0
-        batch = []
+        batch: list[Delivery] = []
+        malformed: list[Malformed] = []
         for tp, messages in records.items():
             for message in messages:
-                batch.append((tp.topic, tp.partition, json.loads(message.value)))
-        applied = 0
-        with self.db.transaction() as cur:
-            for projection in self.projections:
-                applied += apply_events(cur, projection, batch)
+                try:
+                    batch.append((tp.topic, tp.partition, read_event(message.value)))
+                except MalformedEventError as error:
+                    malformed.append(Malformed(tp.topic, tp.partition, message.offset, message.value or b"", error))
+        try:
+            setbacks = self._apply(batch, malformed, isolate=False)
+        except Exception as error:
+            if is_transient(error):
+                raise
+            log.warning("consumer: a batch of %d events failed (%s: %s); applying it event by event to quarantine the cause",
+                        len(batch), type(error).__name__, storable_text(str(error).strip())[:200])
+            setbacks = self._apply(batch, malformed, isolate=True)
         self.consumer.commit()
-        return len(batch)
+        if setbacks or malformed:
+            self._report(setbacks, malformed)
+        return len(batch) + len(malformed)
+
+    def _apply(self, batch: list[Delivery], malformed: list[Malformed], isolate: bool) -> list[Setback]:
+        """Apply to every projection and record the dead letters, in one transaction."""
+        with self.db.transaction() as cur:
+            setbacks = [s for p in self.projections for s in apply_events(cur, p, batch, isolate=isolate).setbacks]
+            dead_letters.record_setbacks(cur, self.group_id, setbacks)
+            dead_letters.record_malformed(cur, self.group_id, malformed)
+        return setbacks
+
+    def _report(self, setbacks: list[Setback], malformed: list[Malformed]) -> None:
+        for s in setbacks:
+            if not s.held:
+                log.error("consumer: %s could not apply %s version %d of %s (%s: %s): quarantined as a dead letter; its "
+                          "later events wait for `recur projections retry-dead`", s.projection, s.event.get("type"),
+                          s.event["version"], s.event["aggregate_id"], type(s.error).__name__,
+                          storable_text(str(s.error).strip())[:200])
+        held = sum(1 for s in setbacks if s.held)
+        if held:
+            log.warning("consumer: %d event(s) held behind dead letters of their aggregates", held)
+        for m in malformed:
+            log.error("consumer: %s[%d] offset %d is not a recur event (%s): quarantined", m.topic, m.partition, m.offset, m.error)
+        self.dead_letter_topic.publish_pending()
 
     def wait_for_assignment(self, stop: Callable[[], bool]) -> None:
         """Poll (applying whatever arrives) until the group gave us partitions."""
@@ -93,17 +135,23 @@ class ConsumerRunner:
         self.consumer = make_consumer(self.bootstrap_servers, self.group_id, self.topics)
 
     def behind_on_assigned_partitions(self) -> bool:
-        """Whether the relay published, to a partition we own, events our projections have not applied."""
+        """Whether the relay published, to a partition we own, events our projections have not applied.
+
+        Each projection is compared only on the topics it reads: one that does not read a topic never
+        advances on it, and counting it would make an idle consumer look stuck (it would leave and rejoin
+        its group every few seconds, seconds of latency for the next event).
+        """
         assigned = [(tp.topic, tp.partition) for tp in self.consumer.assignment()]
         if not assigned:
             return False
-        names = [p.name for p in self.projections]
+        pairs = [(p.name, topic) for p in self.projections for topic in p.topics]
         row = self.db.fetchone(
-            "SELECT count(*) FROM relay_partitions r CROSS JOIN unnest(%s::text[]) AS n(projection) "
+            "SELECT count(*) FROM unnest(%s::text[], %s::text[]) AS n(projection, topic) "
+            "JOIN relay_partitions r ON r.topic = n.topic "
             "LEFT JOIN projection_positions p ON p.projection = n.projection AND p.topic = r.topic AND p.partition = r.partition "
             "WHERE (r.topic, r.partition) IN (SELECT * FROM unnest(%s::text[], %s::int[])) "
             "AND coalesce(p.last_notification_id, 0) < r.last_notification_id",
-            (names, [t for t, _ in assigned], [p for _, p in assigned]),
+            ([name for name, _ in pairs], [topic for _, topic in pairs], [t for t, _ in assigned], [p for _, p in assigned]),
         )
         return bool(row and row[0])
 
@@ -117,8 +165,9 @@ class ConsumerRunner:
                 if self.poll_once():
                     last_progress = time.monotonic()
                 elif time.monotonic() - last_progress > stall_after:
+                    self.dead_letter_topic.publish_pending()  # any the broker refused earlier
                     if self.behind_on_assigned_partitions():
-                        log.warning("consumer: no events for %.0fs while behind the relay; rejoining the group", stall_after)
+                        log.warning("consumer: no events for %.1fs while behind the relay; rejoining the group", stall_after)
                         self.rejoin()
                     last_progress = time.monotonic()
             except KafkaError as error:
@@ -132,3 +181,4 @@ class ConsumerRunner:
                 time.sleep(0.5)
                 self.rejoin()
         self.consumer.close()
+        self.dead_letter_topic.close()

@@ -12,3 +12,8 @@ TOPIC_OF_AGGREGATE = {
     "Plan": CATALOG,
     "Offer": CATALOG,
 }
+
+# Events a consumer or the relay could not handle, with the error (see recur.consumers.dead_letters).
+# Not an event topic: operators and alerting read it; the dead_letters table is what `retry-dead` works from.
+DEAD_LETTERS = "recur.dead-letters.v1"
+PROVISIONED = [*ALL, DEAD_LETTERS]

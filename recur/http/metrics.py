@@ -5,9 +5,10 @@ Two kinds of numbers:
   worker processes and a scrape reaches only one of them, so with `PROMETHEUS_MULTIPROC_DIR` set (the
   supervisor sets it) prometheus-client keeps the values in files there and every scrape sums all workers.
   Without it (tests, one process) the app's own registry serves them.
-- business gauges (subscriptions by status, projection lag, event-store head) are read from PostgreSQL at
-  scrape time by a custom collector: they are facts of the shared database, not of one worker, so nothing
-  is stored per process. One query plus `lag()` (two more when the read models are caught up).
+- business gauges (subscriptions by status, projection lag, event-store head, unresolved dead letters per
+  projection, scheduler failures) are read from PostgreSQL at scrape time by a custom collector: they are
+  facts of the shared database, not of one worker, so nothing is stored per process. One query plus `lag()`
+  (two more when the read models are caught up) plus one each for dead letters and scheduler failures.
 
 Labels carry the URL rule (`/v1/subscriptions/<subscription_id>`), never the raw path: ids in labels would
 make one time series per subscription.
@@ -27,6 +28,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from recur.commands.scheduler_failures import count as scheduler_failures
+from recur.consumers.dead_letters import RELAY, unresolved_counts
 from recur.db import Database
 from recur.http.subscriptions import STATUSES
 from recur.projections.lag import lag
@@ -86,12 +89,23 @@ class DatabaseCollector(Collector):
         relay_behind = GaugeMetricFamily("recur_relay_events_behind", "Events stored but not yet published to the broker")
         report = lag(self.db)
         for name, figures in sorted(report.items()):
-            events_behind.add_metric([name], figures["events_behind"])
-            seconds_behind.add_metric([name], figures["seconds_behind"])
-        relay_behind.add_metric([], next(iter(report.values()))["relay_behind"] if report else 0)
+            events_behind.add_metric([name], figures.events_behind)
+            seconds_behind.add_metric([name], figures.seconds_behind)
+        relay_behind.add_metric([], next(iter(report.values())).relay_behind if report else 0)
         yield events_behind
         yield seconds_behind
         yield relay_behind
+        dead = GaugeMetricFamily(
+            "recur_dead_letters", "Unresolved dead letters: events a projection (or the relay) could not handle, and the ones "
+            "held behind them (`recur projections retry-dead` after a fix)", labels=["projection"])
+        counts = unresolved_counts(self.db)
+        for name in sorted({*report, RELAY, *counts}):
+            dead.add_metric([name], counts.get(name, 0))
+        yield dead
+        failures = GaugeMetricFamily(
+            "recur_scheduler_failures", "Subscriptions whose billing raised an unexpected error, waiting out a backoff")
+        failures.add_metric([], scheduler_failures(self.db))
+        yield failures
 
 
 class HttpMetrics:

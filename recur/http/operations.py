@@ -26,6 +26,8 @@ def healthz() -> dict[str, str]:
 @bp.get("/readyz")
 @allow_seconds(2)  # a probe that hangs is as bad as one that lies
 def readyz() -> Response:
+    from recur.http.pipeline_health import pipeline_checks
+
     checks: dict[str, str] = {}
     try:
         services().db.fetchone("SELECT 1")
@@ -34,11 +36,19 @@ def readyz() -> Response:
         checks["database"] = f"unreachable: {error.__class__.__name__}"
     bootstrap = services().settings.kafka_bootstrap_servers
     checks["broker"] = "ok" if bootstrap and _broker_reachable(bootstrap) else "unreachable"
+    if checks["database"] == "ok":
+        try:
+            checks.update(pipeline_checks(current_app.extensions, services().db))
+        except Exception as error:  # noqa: BLE001 - any failure means not ready
+            checks["read_models"] = f"unknown: {error.__class__.__name__}"
     if all(v == "ok" for v in checks.values()):
         return Response(json.dumps({"status": "ready", "checks": checks}), mimetype="application/json")
-    response = problem(503, "dependency-down", "Not ready", "a dependency is unreachable: " + json.dumps(checks))
-    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return response
+    failing = {name: value for name, value in checks.items() if value != "ok"}
+    if "database" in failing or "broker" in failing:
+        response = problem(503, "dependency-down", "Not ready", "a dependency is unreachable: " + json.dumps(checks))
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+    return problem(503, "not-ready", "Not ready", "; ".join(f"{name}: {value}" for name, value in failing.items()))
 
 
 def _broker_reachable(bootstrap: str) -> bool:

@@ -32,6 +32,10 @@ class BatchingCursor:
             self.cur.execute(b";".join(self.pending))
             self.pending.clear()
 
+    def discard(self) -> None:
+        """Forget the queued statements (their event failed and is being rolled back)."""
+        self.pending.clear()
+
     def fetchone(self) -> Any:
         return self.cur.fetchone()
 

@@ -8,10 +8,25 @@ survive a broker that restarts empty.
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from recur.db import Database
 from recur.projections.registry import PROJECTIONS
+
+STUCK_AFTER = 30.0  # seconds a projection may stay behind at the same position before it counts as stuck
+
+
+@dataclass(frozen=True)
+class Lag:
+    events_behind: int  # relay and projection together
+    seconds_behind: float  # since the projection last applied anything (0 when caught up)
+    relay_behind: int  # events stored but not yet published
+    position: int | None  # the lowest notification id it is behind at (None when caught up): moves while it works
+
+    @property
+    def behind(self) -> bool:
+        return self.events_behind > 0
 
 
 def _head_and_relay(db: Database) -> tuple[int, int]:
@@ -42,24 +57,48 @@ def caught_up(db: Database) -> bool:
     return relay >= head and not _lagging_partitions(db)
 
 
-def lag(db: Database) -> dict[str, dict[str, Any]]:
+def lag(db: Database) -> dict[str, Lag]:
     """Per projection: events behind (relay and projection together) and seconds since it last applied."""
     head, relay = _head_and_relay(db)
     lagging = _lagging_partitions(db)
-    report: dict[str, dict[str, Any]] = {}
+    report: dict[str, Lag] = {}
     for name in PROJECTIONS:
         behind = lagging.get(name, [])
-        events_behind = 0
+        events_behind, low = 0, None
         if behind or relay < head:
             low = min([*behind, relay])
             row = db.fetchone("SELECT count(*) FROM recur_events WHERE notification_id > %s", (low,))
             events_behind = int(row[0]) if row else 0
-        report[name] = {
-            "events_behind": events_behind,
-            "seconds_behind": _seconds_since_applied(db, name) if events_behind else 0.0,
-            "relay_behind": head - relay,
-        }
+        seconds = _seconds_since_applied(db, name) if events_behind else 0.0
+        report[name] = Lag(events_behind, seconds, head - relay, low if events_behind else None)
     return report
+
+
+class StallWatch:
+    """Tells "behind and working" from "behind and stuck": a projection is stuck when it has stayed behind
+    at the same position for `after` seconds, across the observations this watch was given (readiness
+    probes). A busy projection moves its position however far behind it is; an idle one is not behind."""
+
+    def __init__(self, after: float = STUCK_AFTER, clock: Callable[[], float] = time.monotonic) -> None:
+        self.after = after
+        self.clock = clock
+        self.since: dict[str, tuple[int, float]] = {}  # projection -> (position it was behind at, first seen there)
+
+    def stuck(self, report: dict[str, Lag]) -> dict[str, float]:
+        """Projections stuck now, with the seconds they have not moved for."""
+        now = self.clock()
+        stuck: dict[str, float] = {}
+        for name, figures in report.items():
+            if figures.position is None:
+                self.since.pop(name, None)
+                continue
+            position, first_seen = self.since.get(name, (figures.position, now))
+            if position != figures.position:
+                first_seen = now
+            self.since[name] = (figures.position, first_seen)
+            if now - first_seen >= self.after:
+                stuck[name] = now - first_seen
+        return stuck
 
 
 def _seconds_since_applied(db: Database, projection: str) -> float:

@@ -28,10 +28,10 @@ def rig(postgres_server: Any, data_root: Path) -> Iterator[Rig]:
     data_dir = data_root / f"faults-{uuid.uuid4().hex[:6]}"
     data_dir.mkdir()
     broker = start_embedded_broker(log_path=data_dir / "broker.log")
-    from recur.consumers.topics import ALL, PARTITIONS
-    from recur.embedded.topics import ensure_topics
+    from recur.consumers.topic_admin import ensure_topics
+    from recur.consumers.topics import PARTITIONS, PROVISIONED
 
-    ensure_topics(broker.bootstrap_servers, ALL, PARTITIONS)  # as `recur up` does before starting workers
+    ensure_topics(broker.bootstrap_servers, PROVISIONED, PARTITIONS)  # as `recur up` does before starting workers
     settings = Settings.from_env({"RECUR_DATABASE_URL": url, "RECUR_SANDBOX": "1", "RECUR_ADMIN_TOKEN": "adm_faults"})
     services = build_services(settings, url, pool_size=6)
     rig = Rig(url, broker, services, data_dir)

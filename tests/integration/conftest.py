@@ -4,11 +4,12 @@ projection consumer in background threads, and the Flask app driven through its 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from click.testing import CliRunner, Result
 
 from recur.commands.services import Services, build_services
 from recur.settings import Settings
@@ -39,7 +40,7 @@ def start_workers(database_url: str, bootstrap: str, stop: threading.Event) -> l
     from recur.db import Database
     from recur.projections.registry import PROJECTIONS
 
-    relay = Relay(open_event_store(database_url, 2), Database(database_url, 2), bootstrap)
+    relay = Relay(open_event_store(database_url, 2), Database(database_url, 2), bootstrap, broker_is_embedded=True)
     runner = ConsumerRunner(Database(database_url, 2), bootstrap, list(PROJECTIONS.values()))
     threads = [
         threading.Thread(target=relay.run, args=(stop.is_set, database_url), daemon=True, name="relay"),
@@ -74,3 +75,17 @@ def recur(database_url: str, broker: Any) -> Iterator[Running]:
     for t in running.threads:
         t.join(timeout=10)
     services.close()
+
+
+@pytest.fixture
+def recur_cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """The `recur` command run in this process (so code patched by a test is what it runs), without letting
+    it reconfigure this process's logging."""
+    from recur.cli import main
+
+    monkeypatch.setattr("recur.cli.configure_logging", lambda *args, **kwargs: None)
+
+    def run(*args: str, env: dict[str, str]) -> Result:
+        return CliRunner().invoke(main, list(args), env=env)
+
+    return run

@@ -18,6 +18,7 @@ import psutil
 import psycopg2
 import pytest
 
+from recur.consumers.topic_admin import ensure_topics, topic_end_offsets, topic_partitions
 from recur.embedded.broker import EmbeddedBroker, start_embedded_broker
 from recur.embedded.postgres import (
     EmbeddedPostgres,
@@ -25,7 +26,6 @@ from recur.embedded.postgres import (
     start_embedded_postgres,
     stop_embedded_postgres,
 )
-from recur.embedded.topics import ensure_topics, topic_end_offsets, topic_partitions
 
 # kafka-python 3.0 loads its protocol schemas with deprecated importlib.resources calls when
 # ``kafka`` is first imported; kafka is therefore imported inside the tests, where this applies.

@@ -1,9 +1,14 @@
-"""Topic provisioning and offset inspection helpers (kafka-python, works with Tansu).
+"""Topic administration, in one place for every Kafka (kafka-python; works with Apache Kafka and Tansu).
 
 Topics are created explicitly rather than relying on broker auto-creation so that the
 partition count (which bounds consumer parallelism and fixes key -> partition mapping) is
 under our control. :func:`ensure_topics` reports which topics it had to create, which lets
-a supervisor notice that a memory-only broker restarted empty.
+the relay notice that a memory-only broker restarted empty.
+
+Creating a missing topic is harmless anywhere. Deleting one is not: on a real cluster downstream
+consumers would lose its history. So :func:`recreate_topics` is for the embedded, memory-only broker
+alone (the relay calls it only when told the broker is that one); elsewhere a topic with the wrong
+partition count is a :class:`TopicMismatchError` for an operator to resolve.
 """
 
 from __future__ import annotations
@@ -11,18 +16,55 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from kafka import KafkaAdminClient
 
-__all__ = ["ensure_topics", "topic_end_offsets", "topic_partitions"]
+__all__ = [
+    "TopicMismatchError",
+    "TopicShape",
+    "ensure_topics",
+    "misshapen_topics",
+    "recreate_topics",
+    "topic_end_offsets",
+    "topic_partitions",
+]
 
 _log = logging.getLogger(__name__)
 
 _METADATA_TIMEOUT_S = 10.0
 _TOPIC_ALREADY_EXISTS = 36  # Kafka error code TOPIC_ALREADY_EXISTS
 _CLIENT_ID = "recur-admin"
+
+
+@dataclass(frozen=True)
+class TopicShape:
+    """A topic whose partition count is not the one recur publishes with."""
+
+    name: str
+    partitions: int
+    wanted: int
+
+    def __str__(self) -> str:
+        return f"{self.name} has {self.partitions} partitions, recur needs {self.wanted}"
+
+
+class TopicMismatchError(Exception):
+    """Topics exist with another partition count: keys would land elsewhere than where their history is.
+
+    Never fixed by deleting topics outside the embedded broker; an operator decides.
+    """
+
+    def __init__(self, shapes: list[TopicShape]) -> None:
+        self.shapes = shapes
+        super().__init__(
+            "; ".join(str(s) for s in shapes)
+            + ". recur does not delete or recreate topics on a Kafka cluster (consumers would lose their history): "
+            "run `recur kafka create-topics` to see every topic's state, and fix the topic (or point recur at another "
+            "cluster) before starting the relay."
+        )
 
 
 def _admin(bootstrap_servers: str) -> KafkaAdminClient:
@@ -101,7 +143,7 @@ def ensure_topics(
 
 
 def recreate_topics(bootstrap_servers: str, names: list[str], partitions: int = 6, attempts: int = 10) -> None:
-    """Delete and create `names` until each has `partitions` partitions.
+    """Delete and create `names` until each has `partitions` partitions. For the embedded broker only.
 
     A restarted, empty broker may auto-create a topic with its default partition count as soon as any
     client asks for its metadata (tansu does, whatever the client asked), which would change where
@@ -128,6 +170,16 @@ def recreate_topics(bootstrap_servers: str, names: list[str], partitions: int = 
         time.sleep(0.3)
         ensure_topics(bootstrap_servers, wrong, partitions)
     raise RuntimeError(f"could not give topics {names} {partitions} partitions")
+
+
+def misshapen_topics(bootstrap_servers: str, names: list[str], partitions: int) -> list[TopicShape]:
+    """The existing topics among `names` whose partition count is not `partitions` (missing ones are not listed)."""
+    admin = _admin(bootstrap_servers)
+    try:
+        counts = _partition_counts(admin.describe_topics(list(dict.fromkeys(names))))
+    finally:
+        admin.close()
+    return [TopicShape(name, counts[name], partitions) for name in dict.fromkeys(names) if name in counts and counts[name] != partitions]
 
 
 def topic_partitions(bootstrap_servers: str, name: str) -> int:
