@@ -8,7 +8,7 @@ import json
 
 from flask import Flask, Response, current_app, g, request
 
-from recur.http.auth import current_caller
+from recur.http.auth import ANONYMOUS, current_caller, is_public
 from recur.http.errors import problem
 
 
@@ -26,7 +26,7 @@ def register_idempotency(app: Flask) -> None:
                 "Idempotency-Key is at most 255 characters",
                 {"Idempotency-Key": ["at most 255 characters"]},
             )
-        caller = current_caller()
+        caller = ANONYMOUS if is_public(request.endpoint) else current_caller()
         scope = f"{caller.kind}:{caller.id}:{request.path}"
         digest = hashlib.sha256(request.get_data()).hexdigest()
         db = current_app.extensions["recur"].db
