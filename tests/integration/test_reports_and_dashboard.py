@@ -23,15 +23,15 @@ ADMIN = "adm_integration"
 def month(recur: Any) -> dict[str, Any]:
     api = Api(flask_call(recur.client))
     admin = api.as_(ADMIN)
-    now = datetime.fromisoformat(api.get("/v1/sandbox/clock")["now"])
+    now = datetime.fromisoformat(admin.get("/v1/sandbox/clock")["now"])
     m0 = next_month_start(now)
     admin.post("/v1/sandbox/clock/advance", {"to": m0.isoformat()})
     producer = api.new_producer(ADMIN, "Dashboard Producer")
     plan = producer.new_plan(price={"amount": 5000, "currency": "BRL"})
     subs = [producer.subscribe(plan["id"]) for _ in range(3)]
     recovering_card = producer.card()
-    producer.post(f"/v1/sandbox/card-tokens/{recovering_card}/outcomes", {"outcomes": ["approved", "insufficient_funds", "approved"]},
-                  expect=201)
+    admin.post(f"/v1/sandbox/card-tokens/{recovering_card}/outcomes", {"outcomes": ["approved", "insufficient_funds", "approved"]},
+               expect=201)
     recovering = producer.subscribe(plan["id"], recovering_card)
 
     def cancel_on(day: int, api_as: Api, sub: dict[str, Any]) -> None:
