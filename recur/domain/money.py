@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The largest amount recur handles: 10^12 minor units (ten billion reais). Read models keep amounts
+# and their sums in bigint columns and gateways cap a charge far lower; an amount beyond this would
+# be stored in the event log and then fail in every projection that copies it.
+MAX_MINOR_UNITS = 10**12
+
 
 @dataclass(frozen=True)
 class Money:
@@ -13,6 +18,8 @@ class Money:
     def __post_init__(self) -> None:
         if not isinstance(self.amount, int) or isinstance(self.amount, bool):
             raise TypeError("Money.amount must be an int of minor units")
+        if abs(self.amount) > MAX_MINOR_UNITS:
+            raise ValueError(f"amount must be at most {MAX_MINOR_UNITS} minor units")
         if len(self.currency) != 3 or not self.currency.isalpha() or not self.currency.isupper():
             raise ValueError(f"not an ISO 4217 currency code: {self.currency!r}")
 

@@ -3,27 +3,37 @@
 from __future__ import annotations
 
 import logging
-import uuid
 
 from flask import Flask, Response, g, request
 
 from recur.commands.services import Services
 from recur.http import catalog, dashboard_page, docs_page, metrics, openapi, operations, reports, sandbox, subscriptions
-from recur.http.errors import register_error_handlers
+from recur.http.errors import not_found, register_error_handlers
+from recur.http.fields import unstorable
 from recur.http.idempotency import register_idempotency
+from recur.http.json_bodies import BoundedJSONProvider
+from recur.http.limits import MAX_BODY_BYTES
 from recur.http.request_deadline import register_request_deadline
+from recur.http.request_ids import request_id_from
 
 log = logging.getLogger("recur.http")
 
 
 def create_app(services: Services) -> Flask:
     app = Flask("recur")
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json = BoundedJSONProvider(app)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES  # werkzeug answers 413 (as problem+json, see errors.py)
     app.extensions["recur"] = services
 
     @app.before_request
     def assign_request_id() -> None:
-        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+        g.request_id = request_id_from(request.headers.get("X-Request-Id"))
+
+    @app.before_request
+    def refuse_unstorable_paths() -> None:
+        """A path with a NUL (%00) names no resource, and would fail in SQL (ids, idempotency scopes): 404 at once."""
+        if unstorable(request.path):
+            raise not_found()
 
     @app.after_request
     def echo_request_id(response: Response) -> Response:

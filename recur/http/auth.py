@@ -6,7 +6,9 @@ import hashlib
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from flask import current_app, g, request
 
@@ -60,13 +62,28 @@ class Caller:
 
 
 _verified_producers = VerifiedKeys()
+# Who calls a public endpoint: no credentials are asked, so its Idempotency-Keys belong to no one in particular.
+ANONYMOUS = Caller("anonymous", "anonymous", None)
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def public(view: View) -> View:
+    """Mark a route that needs no credentials (a buyer's browser calls it)."""
+    view.public = True  # type: ignore[attr-defined]
+    return view
+
+
+def is_public(endpoint: str | None) -> bool:
+    view = current_app.view_functions.get(endpoint) if endpoint else None
+    return bool(getattr(view, "public", False))
 
 
 def _bearer() -> str | None:
-    header = request.headers.get("Authorization", "")
-    if not header.startswith("Bearer "):
+    """The token of `Authorization: Bearer <token>`; the scheme is case-insensitive (RFC 7235)."""
+    scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() != "bearer":
         return None
-    return header[7:].strip() or None
+    return token.strip() or None
 
 
 def current_caller() -> Caller:

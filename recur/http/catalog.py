@@ -12,6 +12,8 @@ from recur.commands.catalog import owned
 from recur.domain.catalog import Offer, Plan, Product
 from recur.http.auth import require
 from recur.http.errors import ApiError
+from recur.http.fields import EmailAddress, Text
+from recur.http.limits import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH
 from recur.http.pagination import decode_cursor, encode_cursor, page_limit
 from recur.http.query import as_uuid
 from recur.http.schemas import PERIODICITIES, MoneySchema, RetryPolicySchema, load
@@ -21,17 +23,17 @@ bp = Blueprint("catalog", __name__)
 
 
 class ProducerSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    email = fields.Email(required=True)
+    name = Text(required=True, max_length=MAX_NAME_LENGTH, required_non_blank=True)
+    email = EmailAddress(required=True, max_length=MAX_EMAIL_LENGTH)
 
 
 class ProductSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = Text(required=True, max_length=MAX_NAME_LENGTH, required_non_blank=True)
     producer_id = fields.UUID(load_default=None)
 
 
 class PlanSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = Text(required=True, max_length=MAX_NAME_LENGTH, required_non_blank=True)
     periodicity = fields.String(required=True, validate=validate.OneOf(PERIODICITIES))
     price = fields.Nested(MoneySchema, required=True)
     trial_days = fields.Integer(strict=True, load_default=0, validate=validate.Range(min=0, max=365))
@@ -41,19 +43,19 @@ class PlanSchema(Schema):
 
 
 class PlanPatchSchema(Schema):
-    name = fields.String(validate=validate.Length(min=1, max=200))
+    name = Text(max_length=MAX_NAME_LENGTH, required_non_blank=True)
     price = fields.Nested(MoneySchema)
     retry_policy = fields.Nested(RetryPolicySchema)
     renewal_reminder_days = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 60))
 
 
 class OfferSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = Text(required=True, max_length=MAX_NAME_LENGTH, required_non_blank=True)
     price = fields.Nested(MoneySchema, required=True)
 
 
 class OfferPatchSchema(Schema):
-    name = fields.String(validate=validate.Length(min=1, max=200))
+    name = Text(max_length=MAX_NAME_LENGTH, required_non_blank=True)
     price = fields.Nested(MoneySchema)
 
 

@@ -1,8 +1,9 @@
 """`GET /dashboard/cancellations`: the cancellation dashboard as a web page for producers.
 
 A producer signs in once with its API key; the page then lives on a signed session cookie that
-holds only the producer id, so every figure shown is that producer's and no query parameter can
-name another tenant. Figures come from the same `cancellation_dashboard` as the JSON endpoint and
+holds only the producer id (and a random session id), so every figure shown is that producer's and
+no query parameter can name another tenant. Signing out records the session id as ended, so a copy
+of the cookie kept from before cannot open the page again. Figures come from the same `cancellation_dashboard` as the JSON endpoint and
 its parameters are parsed by the same `reports.period()` / `optional_uuid`, so page and API agree.
 """
 
@@ -19,6 +20,7 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from flask.blueprints import BlueprintSetupState
 
 from recur.commands.catalog import producer_for_api_key
+from recur.commands.dashboard_sessions import end_session, session_ended
 from recur.http import charts, reports
 from recur.http.errors import ApiError
 from recur.projections.dashboard import cancellation_dashboard
@@ -27,6 +29,7 @@ bp = Blueprint("dashboard_page", __name__, template_folder="templates")
 DEFAULT_DAYS = 90
 FILTERS = ("from", "to", "product_id", "plan_id")
 SESSION_KEY_LABEL = b"recur dashboard session cookie v1"
+SESSION_LIFETIME = timedelta(hours=12)
 ZERO_DECIMAL_CURRENCIES = frozenset({"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF",
                                      "XOF", "XPF"})
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
@@ -48,7 +51,7 @@ def configure_sessions(state: BlueprintSetupState) -> None:
     app = state.app
     app.secret_key = session_secret(app.extensions["recur"].settings.admin_token)
     app.config.update(SESSION_COOKIE_NAME="recur_dashboard", SESSION_COOKIE_PATH="/dashboard", SESSION_COOKIE_HTTPONLY=True,
-                      SESSION_COOKIE_SECURE=True, SESSION_COOKIE_SAMESITE="Lax", PERMANENT_SESSION_LIFETIME=timedelta(hours=12))
+                      SESSION_COOKIE_SECURE=True, SESSION_COOKIE_SAMESITE="Lax", PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME)
 
 
 @bp.after_request
@@ -104,7 +107,8 @@ def sign_in() -> Response | tuple[str, int]:
     next_query = filter_query(request.form.get("next_query", ""))
     session.clear()  # a fresh session (and CSRF token) at every sign-in: nothing planted before it survives
     session.permanent = True
-    session.update(producer_id=str(producer.id), producer_name=producer.name, csrf=secrets.token_urlsafe(32))
+    session.update(producer_id=str(producer.id), producer_name=producer.name, csrf=secrets.token_urlsafe(32),
+                   session_id=secrets.token_urlsafe(32))
     target = url_for(".cancellations") + (f"?{next_query}" if next_query else "")
     return redirect(target, 303)  # type: ignore[return-value]
 
@@ -113,8 +117,20 @@ def sign_in() -> Response | tuple[str, int]:
 def sign_out() -> Response | tuple[str, int]:
     if not csrf_ok():
         return render_template("dashboard/refused.html"), 403
-    session.clear()
+    if session.get("session_id"):
+        end_session(services().db, str(session["session_id"]), SESSION_LIFETIME)
+    session.clear()  # an emptied session makes Flask delete the cookie
     return redirect(url_for(".cancellations"), 303)  # type: ignore[return-value]
+
+
+def signed_in_producer() -> str | None:
+    """The producer of a live session; a session signed out (or from before sessions had ids) is cleared."""
+    producer_id, session_id = session.get("producer_id"), session.get("session_id")
+    if producer_id and session_id and not session_ended(services().db, str(session_id)):
+        return str(producer_id)
+    if producer_id:
+        session.clear()
+    return None
 
 
 def page_period() -> tuple[datetime, datetime]:
@@ -161,7 +177,7 @@ def money(amount: int, currency: str) -> str:
 
 @bp.get("/dashboard/cancellations")
 def cancellations() -> tuple[str, int]:
-    producer_id = session.get("producer_id")
+    producer_id = signed_in_producer()
     if not producer_id:
         return sign_in_form(None, 200)
     choices = catalog(producer_id)

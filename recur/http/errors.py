@@ -50,7 +50,10 @@ def forbidden_action(detail: str) -> ApiError:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def on_api_error(error: ApiError) -> Response:
-        return problem(error.status, error.kind, error.title, error.detail, error.errors)
+        response = problem(error.status, error.kind, error.title, error.detail, error.errors)
+        if error.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="recur"'  # RFC 9110: every 401 names its scheme
+        return response
 
     @app.errorhandler(ValidationError)
     def on_validation_error(error: ValidationError) -> Response:

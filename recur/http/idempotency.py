@@ -13,7 +13,7 @@ from flask import Flask, Response, current_app, g, request
 
 from recur.commands.idempotency import STALE_AFTER, ClaimState, IdempotencyStore, KeyedRequest, scope_for
 from recur.deadlines import answer_within, time_left
-from recur.http.auth import current_caller
+from recur.http.auth import current_caller, is_public
 from recur.http.errors import DATABASE_UNAVAILABLE, problem
 
 log = logging.getLogger(__name__)
@@ -28,8 +28,10 @@ def _store() -> IdempotencyStore:
 
 
 def _scope() -> str:
-    caller = current_caller() if request.headers.get("Authorization") else None
-    return scope_for(caller.kind if caller else None, caller.id if caller else None, request.path)
+    if is_public(request.endpoint):
+        return scope_for(None, None, request.path)
+    caller = current_caller()
+    return scope_for(caller.kind, caller.id, request.path)
 
 
 def _lease() -> timedelta:

@@ -28,6 +28,7 @@ from werkzeug.routing import Rule
 
 from recur.commands.sandbox_gateway import TEST_CARDS
 from recur.http import catalog, sandbox, subscriptions
+from recur.http.limits import MAX_BODY_BYTES
 from recur.http.representations import (
     STATUSES,
     BillingRunView,
@@ -133,9 +134,11 @@ SECURITY_SCHEMES = {
     },
 }
 PROBLEMS = {
+    "400": ("Malformed", "the body is not JSON, or is nested too deeply to be"),
     "401": ("Unauthorized", "no credentials, or credentials that are not valid"),
     "404": ("NotFound", "no such resource, or it is not yours (another tenant's ids are never confirmed)"),
     "409": ("Conflict", "not allowed in the current state, a concurrent modification, or the same Idempotency-Key still in progress"),
+    "413": ("TooLarge", f"the body is larger than {MAX_BODY_BYTES} bytes"),
     "422": ("Invalid", "invalid input: `errors` names each field (also an Idempotency-Key reused with another body)"),
     "503": ("Unavailable", "a dependency (the database) is down; retry shortly"),
 }
@@ -145,7 +148,8 @@ TAGS = {
     "Commands answer the subscription as it is after them.",
     "Reports": "Reports and the cancellation dashboard (producer; admin with producer_id).",
     "Dashboard page": "The cancellation dashboard as an HTML page for producers.",
-    "Sandbox": "Test cards, outcome queues, boleto payments and the shared clock (only with RECUR_SANDBOX=1).",
+    "Sandbox": "Test cards, outcome queues, boleto payments and the shared clock (only with RECUR_SANDBOX=1). "
+    "Card tokens need no credentials; everything else is for the admin.",
     "Operations": "Health, readiness, billing runs, metrics and this documentation.",
 }
 BLUEPRINT_TAGS = {
@@ -155,7 +159,7 @@ BLUEPRINT_TAGS = {
     "dashboard_page": "Dashboard page",
     "sandbox": "Sandbox",
 }
-PRODUCER, ANY_CALLER = ("producer", "admin"), ("producer", "admin", "subscriber")
+ADMIN, PRODUCER, ANY_CALLER = ("admin",), ("producer", "admin"), ("producer", "admin", "subscriber")
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -189,7 +193,7 @@ OPERATIONS: dict[str, Operation] = {
     "operations.healthz": Operation("Operations", "Liveness: the process answers", response=HealthView),
     "operations.readyz": Operation("Operations", "Readiness: the database and the broker are reachable", response=ReadinessView),
     "operations.billing_run": Operation(
-        "Operations", "Run every charge, retry and expiry due now", ("admin",), response=BillingRunView,
+        "Operations", "Run every charge, retry and expiry due now", ADMIN, response=BillingRunView,
         description="The scheduler in `recur up` does the same continuously.",
     ),
     "metrics.metrics": Operation(
@@ -199,7 +203,7 @@ OPERATIONS: dict[str, Operation] = {
     "openapi.openapi_document": Operation("Operations", "This OpenAPI 3.1 document"),
     "docs_page.docs": Operation("Operations", "This API as an HTML page", media=("text/html",)),
     "catalog.register_producer": Operation(
-        "Catalog", "Register a producer", ("admin",), catalog.ProducerSchema, response=ProducerView, status=201,
+        "Catalog", "Register a producer", ADMIN, catalog.ProducerSchema, response=ProducerView, status=201,
         description="The response carries the producer's `api_key`, shown only this once.",
     ),
     "catalog.create_product": Operation(
@@ -280,19 +284,21 @@ OPERATIONS: dict[str, Operation] = {
                                          body={"type": "object", "properties": {"csrf_token": {"type": "string"}}},
                                          body_media="application/x-www-form-urlencoded", status=303, media=()),
     "sandbox.create_card_token": Operation(
-        "Sandbox", "Tokenize a test card", body=sandbox.CardSchema, response=CardTokenView, status=201,
+        "Sandbox", "Tokenize a test card (no credentials: a buyer's browser calls it)", body=sandbox.CardSchema,
+        response=CardTokenView, status=201,
         description="; ".join(f"{number}: {outcome}" for number, outcome in TEST_CARDS.items())
         + "; other numbers passing Luhn approve; failing Luhn is a 422.",
     ),
-    "sandbox.queue_outcomes": Operation("Sandbox", "Queue the results of a test card's next charges", body=sandbox.OutcomesSchema,
+    "sandbox.queue_outcomes": Operation("Sandbox", "Queue the results of a test card's next charges", ADMIN, sandbox.OutcomesSchema,
                                         response=QueuedOutcomesView, status=201),
-    "sandbox.pay": Operation("Sandbox", "The bank reports a boleto paid", response=SubscriptionView),
-    "sandbox.get_clock": Operation("Sandbox", "The sandbox clock", response=ClockView),
+    "sandbox.pay": Operation("Sandbox", "The bank reports a boleto paid", ADMIN, response=SubscriptionView),
+    "sandbox.get_clock": Operation("Sandbox", "The sandbox clock", ADMIN, response=ClockView),
     "sandbox.advance": Operation(
-        "Sandbox", "Move the sandbox clock forward and run everything that fell due", PRODUCER, sandbox.AdvanceSchema,
+        "Sandbox", "Move the sandbox clock forward and run everything that fell due", ADMIN, sandbox.AdvanceSchema,
         response=ClockAdvancedView,
         description="Runs, in time order, trial ends, charges, retries, reminders and scheduled reports; returns when the read "
-        "models have caught up.",
+        "models have caught up. One clock serves every tenant; it never goes back, nor further than ten years past the "
+        "real present (and never past 2100).",
     ),
 }
 
@@ -369,6 +375,8 @@ def responses(op: Operation, rule: Rule, method: str, described: bool) -> dict[s
         answers["404"] = PROBLEMS["404"][0]
     if v1 and method in WRITES:
         answers["409"] = PROBLEMS["409"][0]
+    if v1 and op.body is not None:
+        answers["400"], answers["413"] = PROBLEMS["400"][0], PROBLEMS["413"][0]
     if v1 and (op.body is not None or op.query or method in WRITES):
         answers["422"] = PROBLEMS["422"][0]
     if v1 or rule.endpoint == "operations.readyz":
@@ -399,8 +407,11 @@ def build_spec(app: Flask) -> dict[str, Any]:
         },
     )
     spec.components.schema("Problem", schema=ProblemView)
-    for name, description in PROBLEMS.values():
-        spec.components.response(name, {"description": description, "content": {"application/problem+json": {"schema": "Problem"}}})
+    for status, (name, description) in PROBLEMS.items():
+        answer: dict[str, Any] = {"description": description, "content": {"application/problem+json": {"schema": "Problem"}}}
+        if status == "401":
+            answer["headers"] = {"WWW-Authenticate": {"description": 'always `Bearer realm="recur"`', "schema": {"type": "string"}}}
+        spec.components.response(name, answer)
     rules = sorted((r for r in app.url_map.iter_rules() if r.endpoint != "static" and not r.endpoint.endswith(".static")),
                    key=lambda r: r.rule)
     paths: dict[str, dict[str, Any]] = {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -10,7 +12,7 @@ from flask import Blueprint, Response, current_app, request
 from recur.http.auth import Caller, require
 from recur.http.export import file_response
 from recur.http.pagination import decode_cursor, encode_cursor, page_limit
-from recur.http.query import as_uuid, invalid, optional_uuid
+from recur.http.query import as_uuid, invalid, optional_uuid, within_accepted_dates
 from recur.http.request_deadline import allow_seconds
 from recur.http.views import iso
 from recur.projections import dashboard, reports
@@ -25,15 +27,17 @@ def services() -> Any:
 
 def _instant(field: str, raw: str, end_of_day: bool) -> datetime:
     """A date means the whole day (`to` includes it); a timestamp is taken as is."""
+    whole_day = len(raw) == 10
     try:
-        if len(raw) == 10:
-            day = date.fromisoformat(raw)
-            moment = datetime.combine(day, time(), UTC)
-            return moment + timedelta(days=1) if end_of_day else moment
-        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
+        if whole_day:
+            moment = datetime.combine(date.fromisoformat(raw), time(), UTC)
+        else:
+            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
+            moment = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     except ValueError:
         raise invalid(field, "must be a date (2026-11-01) or an ISO 8601 timestamp") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    moment = within_accepted_dates(field, moment)
+    return moment + timedelta(days=1) if whole_day and end_of_day else moment
 
 
 def period() -> tuple[datetime, datetime]:
@@ -115,10 +119,21 @@ def installment_item(r: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Report:
+    """A report's query and item shape, and the sort key and id its pages continue after."""
+
+    query: Callable[..., list[dict[str, Any]]]
+    item: Callable[[dict[str, Any]], dict[str, Any]]
+    sort_key: str
+    id_key: str
+    id_is_uuid: bool
+
+
 REPORTS = {
-    "sales": (reports.sales, sale_item, "created_at", "transaction_id"),
-    "subscriptions": (reports.subscriptions, subscription_item, "started_at", "id"),
-    "installments": (reports.installments, installment_item, "created_at", "transaction_id"),
+    "sales": Report(reports.sales, sale_item, "created_at", "transaction_id", id_is_uuid=False),
+    "subscriptions": Report(reports.subscriptions, subscription_item, "started_at", "id", id_is_uuid=True),
+    "installments": Report(reports.installments, installment_item, "created_at", "transaction_id", id_is_uuid=False),
 }
 HEADERS = {
     "sales": ["transaction_id", "subscription_id", "created_at", "updated_at", "buyer.name", "buyer.email", "product_id",
@@ -137,23 +152,19 @@ def render_report(name: str) -> dict[str, Any] | Response:
     producer_id = tenant(caller)
     start, end = period()
     fmt = output_format()
-    query, item, sort_key, id_key = REPORTS[name]
+    report = REPORTS[name]
     product_id = optional_uuid("product_id")
     if fmt != "json":
-        rows = query(services().db, producer_id, start, end, product_id, None, None)
-        return file_response([item(r) for r in rows], HEADERS[name], fmt, f"{name}-report")
+        rows = report.query(services().db, producer_id, start, end, product_id, None, None)
+        return file_response([report.item(r) for r in rows], HEADERS[name], fmt, f"{name}-report")
     limit = page_limit(default=100, maximum=1000)
-    after = _cursor(request.args.get("cursor"))
-    rows = query(services().db, producer_id, start, end, product_id, after, limit + 1)
+    after = decode_cursor(request.args.get("cursor"), id_is_uuid=report.id_is_uuid)
+    rows = report.query(services().db, producer_id, start, end, product_id, after, limit + 1)
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        next_cursor = encode_cursor(last[sort_key], last[id_key])
-    return {"items": [item(r) for r in rows[:limit]], "next_cursor": next_cursor, "from": iso(start), "to": iso(end)}
-
-
-def _cursor(raw: str | None) -> tuple[str, str] | None:
-    return decode_cursor(raw, id_is_uuid=False)
+        next_cursor = encode_cursor(last[report.sort_key], last[report.id_key])
+    return {"items": [report.item(r) for r in rows[:limit]], "next_cursor": next_cursor, "from": iso(start), "to": iso(end)}
 
 
 @bp.get("/v1/reports/sales")

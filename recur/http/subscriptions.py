@@ -14,6 +14,9 @@ from recur.commands.catalog import owned
 from recur.domain.subscription import Subscription
 from recur.http.auth import Caller, check_subscription_access, require
 from recur.http.errors import ApiError
+from recur.http.fields import EmailAddress, Text
+from recur.http.iso_codes import check_country
+from recur.http.limits import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, MAX_REASON_LENGTH
 from recur.http.pagination import decode_cursor, encode_cursor, page_limit
 from recur.http.query import as_uuid
 from recur.http.schemas import PaymentMethodSchema, load
@@ -25,9 +28,10 @@ ORIGIN_OF = {"subscriber": "customer", "producer": "seller", "admin": "admin"}
 
 
 class SubscriberSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    email = fields.Email(required=True)
-    country = fields.String(load_default=None, validate=validate.Regexp(r"^[A-Z]{2}$", error="must be an ISO 3166 code such as BR"))
+    name = Text(required=True, max_length=MAX_NAME_LENGTH, required_non_blank=True)
+    email = EmailAddress(required=True, max_length=MAX_EMAIL_LENGTH)
+    country = Text(load_default=None, max_length=2, validate=check_country,
+                   metadata={"description": "an ISO 3166-1 alpha-2 country code, e.g. BR", "pattern": "^[A-Z]{2}$"})
 
 
 class StartSchema(Schema):
@@ -39,7 +43,7 @@ class StartSchema(Schema):
 
 
 class CancelSchema(Schema):
-    reason = fields.String(load_default=None, validate=validate.Length(max=500))
+    reason = Text(load_default=None, max_length=MAX_REASON_LENGTH)
     when = fields.String(load_default="now", validate=validate.OneOf(["now", "period_end"]))
 
 

@@ -24,7 +24,7 @@ PAGE = "/dashboard/cancellations"
 def quarter(live_recur: Any, admin_token: str) -> dict[str, Any]:
     api = Api(http_call(live_recur.url))
     admin = api.as_(admin_token)
-    m0 = next_month_start(datetime.fromisoformat(api.get("/v1/sandbox/clock")["now"]))
+    m0 = next_month_start(datetime.fromisoformat(admin.get("/v1/sandbox/clock")["now"]))
     m1, m2 = next_month_start(m0), next_month_start(next_month_start(m0))
     admin.post("/v1/sandbox/clock/advance", {"to": m0.isoformat()})
     producer = api.new_producer(admin_token, "Browser Producer")

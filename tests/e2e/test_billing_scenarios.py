@@ -55,12 +55,13 @@ def next_31st(moment: datetime) -> datetime:
 
 
 def clock(api: Api) -> datetime:
-    return datetime.fromisoformat(api.get("/v1/sandbox/clock")["now"])
+    """The shared sandbox clock, which only the admin reads and moves."""
+    return datetime.fromisoformat(api.as_(ADMIN).get("/v1/sandbox/clock")["now"])
 
 
 def advance_to(api: Api, moment: datetime) -> None:
-    """Move the shared clock to `moment`, running everything due on the way."""
-    api.post("/v1/sandbox/clock/advance", {"to": moment.isoformat()})
+    """Move the shared clock to `moment` (as the admin), running everything due on the way."""
+    api.as_(ADMIN).post("/v1/sandbox/clock/advance", {"to": moment.isoformat()})
 
 
 @dataclass(frozen=True)
@@ -247,7 +248,7 @@ def test_a_refused_renewal_recovered_on_the_first_retry(
     sub = mine(producer.subscribe(plan["id"], card))
     t0 = at(sub["started_at"])
     assert t0 is not None and sub["status"] == "active"
-    producer.post(f"/v1/sandbox/card-tokens/{card}/outcomes", {"outcomes": ["insufficient_funds", "approved"]}, expect=201)
+    producer.as_(ADMIN).post(f"/v1/sandbox/card-tokens/{card}/outcomes", {"outcomes": ["insufficient_funds", "approved"]}, expect=201)
 
     renewal = months(t0, 1)
     advance_to(producer, renewal)
@@ -294,7 +295,7 @@ def test_retries_exhausted_make_the_subscription_inactive_until_a_new_card_is_re
     sub = mine(producer.subscribe(plan["id"], card))
     t0 = at(sub["started_at"])
     assert t0 is not None and sub["status"] == "active"
-    producer.post(f"/v1/sandbox/card-tokens/{card}/outcomes", {"outcomes": ["card_declined"] * 5}, expect=201)
+    producer.as_(ADMIN).post(f"/v1/sandbox/card-tokens/{card}/outcomes", {"outcomes": ["card_declined"] * 5}, expect=201)
 
     renewal = months(t0, 1)
     advance_to(producer, renewal)
@@ -347,7 +348,7 @@ def test_a_hard_decline_pauses_retries_until_a_new_card_or_the_end_of_the_window
     t0 = at(new_card["started_at"])
     assert t0 is not None and at(abandoned["started_at"]) == t0
     for card in cards:
-        producer.post(f"/v1/sandbox/card-tokens/{card}/outcomes", {"outcomes": ["stolen_card", "approved"]}, expect=201)
+        producer.as_(ADMIN).post(f"/v1/sandbox/card-tokens/{card}/outcomes", {"outcomes": ["stolen_card", "approved"]}, expect=201)
 
     renewal = months(t0, 1)
     advance_to(producer, renewal)
@@ -418,7 +419,7 @@ def test_a_paid_boleto_activates_the_subscription(producer: Api, mine: Callable[
     assert boleto["due_date"] == (t0 + timedelta(days=3)).date().isoformat()
     assert boleto["line"].isdigit()
 
-    paid = producer.post(f"/v1/sandbox/boletos/{boleto['id']}/pay")
+    paid = producer.as_(ADMIN).post(f"/v1/sandbox/boletos/{boleto['id']}/pay")
     assert paid["status"] == "active"
     assert paid["boleto"] is None
     assert paid["paid_recurrences"] == 1 and paid["total_paid"] == money(PRICE)
@@ -453,14 +454,14 @@ def test_an_unpaid_boleto_expires_the_subscription_and_reprocess_issues_a_new_on
     second = reprocessed["boleto"]
     assert second is not None and second["id"] != first["id"]
     assert second["amount"] == money(PRICE)
-    paid = producer.post(f"/v1/sandbox/boletos/{second['id']}/pay")
+    paid = producer.as_(ADMIN).post(f"/v1/sandbox/boletos/{second['id']}/pay")
     assert paid["status"] == "active" and paid["paid_recurrences"] == 1
-    producer.post(f"/v1/sandbox/boletos/{first['id']}/pay", expect=409)  # voided by the new one, and its installment is paid
+    producer.as_(ADMIN).post(f"/v1/sandbox/boletos/{first['id']}/pay", expect=409)  # voided by the new one, and its installment is paid
     rows = ledger(recur_up, sub["id"])
     assert [(kind, outcome) for _, kind, _, outcome in rows] == [("boleto", "issued"), ("boleto", "paid")]
 
     # Money the bank received late is still taken: an expired boleto paid reactivates the subscription.
-    paid_late = producer.post(f"/v1/sandbox/boletos/{late['boleto']['id']}/pay")
+    paid_late = producer.as_(ADMIN).post(f"/v1/sandbox/boletos/{late['boleto']['id']}/pay")
     assert paid_late["status"] == "active" and paid_late["paid_recurrences"] == 1
     assert at(paid_late["next_charge_at"]) == months(t0 + timedelta(days=3), 1)
 

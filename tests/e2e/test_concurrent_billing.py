@@ -106,7 +106,7 @@ def race(recur_up: RecurProcess, producer: Api, subscriptions: int, billing_runs
 
         # Time moves, nothing is billed yet: every renewal is now due for whoever comes first
         # (the scheduler loop of `recur up` included, within its next second).
-        producer.post("/v1/sandbox/clock/advance", {"to": renewal.isoformat(), "run_due": False})
+        producer.as_(ADMIN).post("/v1/sandbox/clock/advance", {"to": renewal.isoformat(), "run_due": False})
         with ThreadPoolExecutor(billing_runs) as pool:
             futures = [pool.submit(billing_run, i) for i in range(billing_runs)]
             gate.wait()
@@ -185,7 +185,7 @@ def test_a_subscription_busy_in_another_scheduler_does_not_make_the_clock_skip_o
     plan = producer.new_plan()
     busy = producer.subscribe(plan["id"])
     t0 = datetime.fromisoformat(busy["started_at"])
-    producer.post("/v1/sandbox/clock/advance", {"to": (t0 + relativedelta(days=1)).isoformat()})
+    producer.as_(ADMIN).post("/v1/sandbox/clock/advance", {"to": (t0 + relativedelta(days=1)).isoformat()})
     later = producer.subscribe(plan["id"])
     busy_renewal = t0 + relativedelta(months=1)
     later_renewal = datetime.fromisoformat(later["started_at"]) + relativedelta(months=1)
@@ -200,7 +200,7 @@ def test_a_subscription_busy_in_another_scheduler_does_not_make_the_clock_skip_o
     release = threading.Timer(2.0, conn.close)
     release.start()
     try:
-        producer.post("/v1/sandbox/clock/advance", {"to": (later_renewal + relativedelta(days=2)).isoformat()})
+        producer.as_(ADMIN).post("/v1/sandbox/clock/advance", {"to": (later_renewal + relativedelta(days=2)).isoformat()})
         succeeded = [
             datetime.fromisoformat(e["occurred_at"])
             for e in producer.get(f"/v1/subscriptions/{later['id']}/events")["items"]

@@ -19,16 +19,17 @@ def run_bill(database_url: str, *args: str, sandbox: bool = True) -> subprocess.
 
 
 def test_bill_until_moves_the_sandbox_clock_and_charges_the_renewals_on_the_way(recur: Any, database_url: str) -> None:
-    producer = Api(flask_call(recur.client)).new_producer(ADMIN)
+    api = Api(flask_call(recur.client))
+    admin, producer = api.as_(ADMIN), api.new_producer(ADMIN)
     sub = producer.subscribe(producer.new_plan()["id"])
-    now = datetime.fromisoformat(producer.get("/v1/sandbox/clock")["now"])
+    now = datetime.fromisoformat(admin.get("/v1/sandbox/clock")["now"])
     until = (now + timedelta(days=65)).strftime("%Y-%m-%dT%H:%M:%S")
     result = run_bill(database_url, "--until", until)
     assert result.returncode == 0, result.stderr
     assert "billing steps" in result.stdout
     after = producer.get(f"/v1/subscriptions/{sub['id']}")
     assert after["paid_recurrences"] == 3  # the start and two monthly renewals within 65 days
-    assert datetime.fromisoformat(producer.get("/v1/sandbox/clock")["now"]) >= now + timedelta(days=64)
+    assert datetime.fromisoformat(admin.get("/v1/sandbox/clock")["now"]) >= now + timedelta(days=64)
 
 
 def test_bill_until_outside_the_sandbox_is_refused_with_what_to_do(database_url: str) -> None:

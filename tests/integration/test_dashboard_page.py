@@ -23,7 +23,7 @@ PAGE = "/dashboard/cancellations"
 def month(recur: Any) -> dict[str, Any]:
     api = Api(flask_call(recur.client))
     admin = api.as_(ADMIN)
-    m0 = next_month_start(datetime.fromisoformat(api.get("/v1/sandbox/clock")["now"]))
+    m0 = next_month_start(datetime.fromisoformat(admin.get("/v1/sandbox/clock")["now"]))
     admin.post("/v1/sandbox/clock/advance", {"to": m0.isoformat()})
     producer = api.new_producer(ADMIN, "Page Producer")
     plan = producer.new_plan(price={"amount": 5000, "currency": "BRL"})
@@ -208,6 +208,8 @@ def test_filters_narrow_the_figures_to_a_product_or_plan(browser: Any, recur: An
     ({"from": "2026-02-01", "to": "2026-01-01"}, "from must be before to"),
     ({"from": "2020-01-01", "to": "2026-01-01"}, "limited to three years"),
     ({"plan_id": "not-a-uuid"}, "plan_id must be a UUID"),
+    ({"to": "9999-12-31"}, "to must be between"),
+    ({"from": "0001-01-01", "to": "0001-02-01"}, "to must be between"),
 ])
 def test_invalid_parameters_show_an_error_on_the_page(browser: Any, month: dict[str, Any], params: dict[str, str], message: str) -> None:
     sign_in(browser, month["producer"].token)
@@ -242,6 +244,18 @@ def test_signing_out_needs_the_pages_token_and_ends_the_session(browser: Any, mo
     response = browser.post("/dashboard/sign-out", data={"csrf_token": csrf_of(html)})
     assert response.status_code == 303
     assert 'name="api_key"' in browser.get(PAGE).get_data(as_text=True)
+
+
+def test_a_cookie_kept_from_before_signing_out_no_longer_opens_the_page(recur: Any, browser: Any, month: dict[str, Any]) -> None:
+    sign_in(browser, month["producer"].token)
+    html = browser.get(PAGE).get_data(as_text=True)
+    kept = browser.get_cookie("recur_dashboard", path="/dashboard").value
+    signed_out = browser.post("/dashboard/sign-out", data={"csrf_token": csrf_of(html)})
+    assert "recur_dashboard=;" in signed_out.headers["Set-Cookie"]  # the browser is told to drop it
+    replayed = recur.client.application.test_client()
+    replayed.set_cookie("recur_dashboard", kept, path="/dashboard")
+    page_html = replayed.get(PAGE).get_data(as_text=True)
+    assert 'name="api_key"' in page_html and "data-metric" not in page_html
 
 
 def test_every_worker_accepts_a_cookie_signed_by_another(recur: Any, browser: Any, month: dict[str, Any]) -> None:

@@ -15,7 +15,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from recur_api import Api, flask_call
 
+from recur.domain.money import MAX_MINOR_UNITS
 from recur.http.app import create_app
+from recur.http.limits import MAX_NAME_LENGTH
 from recur.http.openapi import openapi_path, spec_for
 from recur.http.schemas import PERIODICITIES
 
@@ -91,6 +93,28 @@ def test_plan_bodies_are_described_by_the_marshmallow_schema_the_blueprint_valid
     assert plan["properties"]["trial_days"]["default"] == 0
     assert plan["properties"]["renewal_reminder_days"]["maximum"] == 60
     assert define_plan["responses"]["201"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Plan"}
+
+
+def test_input_bounds_are_published_from_the_fields_that_enforce_them(spec: dict[str, Any]) -> None:
+    schemas = spec["components"]["schemas"]
+    name = schemas["PlanInput"]["properties"]["name"]
+    assert (name["type"], name["minLength"], name["maxLength"]) == ("string", 1, MAX_NAME_LENGTH)
+    assert schemas["MoneyInput"]["properties"]["amount"]["maximum"] == MAX_MINOR_UNITS
+    assert schemas["MoneyInput"]["properties"]["currency"]["pattern"] == "^[A-Z]{3}$"
+    assert schemas["RetryPolicyInput"]["properties"]["reset_billing_date"]["type"] == "boolean"
+    assert schemas["SubscriberInput"]["properties"]["email"]["format"] == "email"
+
+
+def test_the_sandbox_is_described_as_the_admins_except_card_tokens(spec: dict[str, Any]) -> None:
+    paths = spec["paths"]
+    assert paths["/v1/sandbox/card-tokens"]["post"]["security"] == []
+    for path, method in [("/v1/sandbox/clock", "get"), ("/v1/sandbox/clock/advance", "post"),
+                         ("/v1/sandbox/card-tokens/{token}/outcomes", "post"), ("/v1/sandbox/boletos/{boleto_id}/pay", "post")]:
+        assert paths[path][method]["security"] == [{"admin": []}], path
+        assert {"401", "404"} <= set(paths[path][method]["responses"]), path
+    unauthorized = spec["components"]["responses"]["Unauthorized"]
+    assert set(unauthorized["headers"]) == {"WWW-Authenticate"}
+    assert {"400", "413"} <= set(paths["/v1/products"]["post"]["responses"])
 
 
 def test_the_subscription_representation_lists_what_the_api_returns(producer: Api, spec: dict[str, Any], recur: Any) -> None:

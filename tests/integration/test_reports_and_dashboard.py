@@ -23,15 +23,15 @@ ADMIN = "adm_integration"
 def month(recur: Any) -> dict[str, Any]:
     api = Api(flask_call(recur.client))
     admin = api.as_(ADMIN)
-    now = datetime.fromisoformat(api.get("/v1/sandbox/clock")["now"])
+    now = datetime.fromisoformat(admin.get("/v1/sandbox/clock")["now"])
     m0 = next_month_start(now)
     admin.post("/v1/sandbox/clock/advance", {"to": m0.isoformat()})
     producer = api.new_producer(ADMIN, "Dashboard Producer")
     plan = producer.new_plan(price={"amount": 5000, "currency": "BRL"})
     subs = [producer.subscribe(plan["id"]) for _ in range(3)]
     recovering_card = producer.card()
-    producer.post(f"/v1/sandbox/card-tokens/{recovering_card}/outcomes", {"outcomes": ["approved", "insufficient_funds", "approved"]},
-                  expect=201)
+    admin.post(f"/v1/sandbox/card-tokens/{recovering_card}/outcomes", {"outcomes": ["approved", "insufficient_funds", "approved"]},
+               expect=201)
     recovering = producer.subscribe(plan["id"], recovering_card)
 
     def cancel_on(day: int, api_as: Api, sub: dict[str, Any]) -> None:
@@ -153,3 +153,21 @@ def test_an_admin_reads_a_producers_dashboard_with_producer_id(month: dict[str, 
     board = month["admin"].get(f"/v1/dashboards/cancellations?producer_id={producer_id}&from={m0.date()}&to={until}")
     assert board["cancellations"] == 3
     assert datetime.fromisoformat(board["from"]) == m0.replace(tzinfo=UTC)
+
+
+def test_a_buyer_named_like_a_formula_is_plain_text_in_csv_and_xlsx_exports(recur: Any) -> None:
+    api = Api(flask_call(recur.client))
+    producer = api.new_producer(ADMIN, "Export Producer")
+    formula = '=HYPERLINK("http://x","y")'
+    producer.post("/v1/subscriptions", {"plan_id": producer.new_plan()["id"], "subscriber": {"name": formula, "email": "x@example.com"},
+                                        "payment_method": {"type": "card", "card_token": producer.card()}}, expect=201)
+    recur.caught_up()
+    today = datetime.fromisoformat(api.as_(ADMIN).get("/v1/sandbox/clock")["now"]).date()
+    url = f"/v1/reports/subscriptions?from={today - timedelta(days=1)}&to={today}&format="
+    headers = {"Authorization": f"Bearer {producer.token}"}
+    rows = list(csv.DictReader(io.StringIO(recur.client.get(url + "csv", headers=headers).get_data(as_text=True))))
+    assert [row["subscriber.name"] for row in rows] == ["'" + formula]
+    sheet = load_workbook(io.BytesIO(recur.client.get(url + "xlsx", headers=headers).get_data())).active
+    header = [cell.value for cell in sheet[1]]
+    name_cell = sheet[2][header.index("subscriber.name")]
+    assert name_cell.data_type == "s" and name_cell.value == "'" + formula

@@ -76,6 +76,19 @@ def test_requests_without_valid_credentials_are_refused(api: Api) -> None:
     api.as_("adm_wrong").post("/v1/producers", {"name": "x", "email": "x@example.com"}, expect=401)
 
 
+def test_every_401_names_the_bearer_scheme_it_wants(recur: Any) -> None:
+    for headers in ({}, {"Authorization": "Bearer adm_wrong"}, {"Authorization": "Basic YTpi"}):
+        response = recur.client.get("/v1/products", headers=headers)
+        assert response.status_code == 401
+        assert response.headers["WWW-Authenticate"] == 'Bearer realm="recur"'
+
+
+@pytest.mark.parametrize("scheme", ["bearer", "BEARER", "Bearer"])
+def test_the_authorization_scheme_is_case_insensitive(recur: Any, producer: Api, scheme: str) -> None:
+    response = recur.client.get("/v1/products", headers={"Authorization": f"{scheme} {producer.token}"})
+    assert response.status_code == 200
+
+
 def test_invalid_input_is_a_422_naming_each_field(producer: Api) -> None:
     product = producer.post("/v1/products", {"name": "Course"}, expect=201)
     problem = producer.post(

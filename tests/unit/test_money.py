@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from recur.domain.errors import RuleViolationError
-from recur.domain.money import Money
+from recur.domain.money import MAX_MINOR_UNITS, Money
 
 
 def test_an_amount_is_a_whole_number_of_minor_units() -> None:
@@ -79,3 +79,17 @@ def test_money_round_trips_through_its_dict_form() -> None:
 def test_a_fractional_amount_read_from_a_dict_is_refused_not_truncated() -> None:
     with pytest.raises(RuleViolationError):
         Money.from_dict({"amount": 19.99, "currency": "BRL"})  # type: ignore[dict-item]
+
+
+def test_an_amount_beyond_what_read_models_and_gateways_hold_cannot_be_made() -> None:
+    assert Money(MAX_MINOR_UNITS, "BRL").amount == MAX_MINOR_UNITS
+    with pytest.raises(ValueError):
+        Money(MAX_MINOR_UNITS + 1, "BRL")
+    with pytest.raises(ValueError):
+        Money(-(10**19), "BRL")
+
+
+def test_a_price_beyond_the_maximum_read_from_a_dict_is_a_rule_violation_on_the_price() -> None:
+    with pytest.raises(RuleViolationError) as refused:
+        Money.from_dict({"amount": 10**19, "currency": "BRL"})
+    assert refused.value.field == "price"
