@@ -178,6 +178,7 @@ class Operation:
     media: tuple[str, ...] = ("application/json",)
     query: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     description: str = ""
+    pages: dict[int, str] = field(default_factory=dict)  # other answers that are HTML pages: status -> when
 
 
 SIGN_IN_FORM = {
@@ -279,10 +280,13 @@ OPERATIONS: dict[str, Operation] = {
     "dashboard_page.sign_in": Operation(
         "Dashboard page", "Sign in to the dashboard page with a producer's api_key", body=SIGN_IN_FORM,
         body_media="application/x-www-form-urlencoded", status=303, media=(),
+        pages={401: "the sign-in form again, saying why: the api_key is not valid", 403: "the sign-in form again: the CSRF token is "
+               "missing or stale"},
     ),
     "dashboard_page.sign_out": Operation("Dashboard page", "Sign out of the dashboard page", ("dashboardSession",),
                                          body={"type": "object", "properties": {"csrf_token": {"type": "string"}}},
-                                         body_media="application/x-www-form-urlencoded", status=303, media=()),
+                                         body_media="application/x-www-form-urlencoded", status=303, media=(),
+                                         pages={403: "a page saying the form was refused: the CSRF token is missing or stale"}),
     "sandbox.create_card_token": Operation(
         "Sandbox", "Tokenize a test card (no credentials: a buyer's browser calls it)", body=sandbox.CardSchema,
         response=CardTokenView, status=201,
@@ -368,6 +372,8 @@ def responses(op: Operation, rule: Rule, method: str, described: bool) -> dict[s
         if content:
             success["content"] = content
         answers = {str(op.status): success}
+        for status, when in op.pages.items():
+            answers[str(status)] = {"description": when, "content": {"text/html": {"schema": {"type": "string"}}}}
     v1 = rule.rule.startswith("/v1/")
     if op.roles and op.roles != ("dashboardSession",):
         answers["401"] = PROBLEMS["401"][0]

@@ -1,6 +1,6 @@
-"""The whole OpenAPI document fuzzed in-process with schemathesis (about a thousand generated requests,
-as a producer): no request, however odd, is a 5xx, and every answer has a status and content type the
-document declares."""
+"""The whole OpenAPI document fuzzed in-process with schemathesis (about 750 generated requests for each
+kind of caller): no request, however odd, is a 5xx, and every answer has a status, content type and body
+shape the document declares."""
 
 from __future__ import annotations
 
@@ -11,28 +11,44 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from recur_api import Api, flask_call
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
+from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance, status_code_conformance
 
 ADMIN = "adm_integration"
 CASES_PER_OPERATION = 25
+# Shared state of the whole test session: fuzzing them would move every other test's clock or bill its subscriptions.
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+SESSION_WIDE = {"POST /v1/sandbox/clock/advance", "POST /v1/billing/run"}
 
 
-@pytest.fixture(scope="module")
-def producer_key(recur: Any) -> str:
-    return Api(flask_call(recur.client)).new_producer(ADMIN).token
+@pytest.fixture(params=["producer", "admin"])
+def caller_token(request: Any, recur: Any) -> str:
+    if request.param == "admin":
+        return ADMIN
+    return str(Api(flask_call(recur.client)).new_producer(ADMIN).token)
 
 
-def test_no_generated_request_is_a_server_error_or_off_the_document(recur: Any, producer_key: str) -> None:
+def test_no_generated_request_is_a_server_error_or_off_the_document(recur: Any, caller_token: str) -> None:
     schema = schemathesis.openapi.from_wsgi("/openapi.json", recur.client.application)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) > 30  # the whole document, not a slice of it
-    headers = {"Authorization": f"Bearer {producer_key}"}
+    headers = {"Authorization": f"Bearer {caller_token}"}
+    failures: dict[str, str] = {}
+    sent: list[str] = []
     for operation in operations:
+        if operation.label in SESSION_WIDE:
+            continue
 
         @given(case=operation.as_strategy())
         @settings(max_examples=CASES_PER_OPERATION, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
                   database=None)
         def answers_within_the_document(case: Any) -> None:
-            case.call_and_validate(headers=headers, checks=[not_a_server_error, status_code_conformance, content_type_conformance])
+            case.call_and_validate(headers=headers, checks=CHECKS)
+            sent.append(case.operation.label)
 
-        answers_within_the_document()
+        try:
+            answers_within_the_document()
+        except (Exception, BaseExceptionGroup) as failure:  # every operation is fuzzed; all failures are reported together
+            failures[operation.label] = str(failure)[:2000]
+    print(f"fuzzed {len(operations)} operations with {len(sent)} requests")
+    assert not failures, "\n\n".join(f"{label}:\n{text}" for label, text in failures.items())
+    assert len(sent) > 10 * len(operations)  # hypothesis really generated cases, not a handful
