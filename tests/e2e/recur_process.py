@@ -36,7 +36,9 @@ class RecurProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 90.0) -> dict[str, Any]:
+    def start(self, timeout: float = 90.0, own_terminal_group: bool = False) -> dict[str, Any]:
+        """`own_terminal_group`: start it as a shell starts a command, in a process group of its own, so a test
+        can send the group the SIGINT a Ctrl-C sends."""
         runtime_file = self.data_dir / "runtime.json"
         runtime_file.unlink(missing_ok=True)
         env = {**os.environ, "RECUR_ADMIN_TOKEN": ADMIN, "RECUR_SANDBOX": "1"}
@@ -49,6 +51,7 @@ class RecurProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
+            process_group=0 if own_terminal_group else None,
         )
         deadline = time.monotonic() + timeout
         while not runtime_file.exists():
@@ -59,6 +62,10 @@ class RecurProcess:
             time.sleep(0.2)
         self.runtime = json.loads(runtime_file.read_text())
         return self.runtime
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir.parent / f"{self.data_dir.name}.log"
 
     def descendants(self) -> list[int]:
         assert self.process is not None
