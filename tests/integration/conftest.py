@@ -89,3 +89,17 @@ def recur_cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
         return CliRunner().invoke(main, list(args), env=env)
 
     return run
+
+
+@pytest.fixture
+def api(recur: Running) -> Any:
+    """The API as an anonymous client sees it, through the in-process app."""
+    from recur_api import Api, flask_call
+
+    return Api(flask_call(recur.client))
+
+
+@pytest.fixture
+def producer(api: Any) -> Any:
+    """A new producer, signed in with its api_key."""
+    return api.new_producer(ADMIN)

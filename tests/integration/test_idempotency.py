@@ -8,22 +8,11 @@ import textwrap
 import uuid
 from typing import Any
 
-import pytest
-from recur_api import Api, flask_call
+from recur_api import Api
 
 from recur.commands.idempotency import IdempotencyStore, KeyedRequest, scope_for
 
 ADMIN = "adm_integration"
-
-
-@pytest.fixture
-def api(recur: Any) -> Api:
-    return Api(flask_call(recur.client))
-
-
-@pytest.fixture
-def producer(api: Api) -> Api:
-    return api.new_producer(ADMIN)
 
 
 def _producer_id(producer: Api) -> str:

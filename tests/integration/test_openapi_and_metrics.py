@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from recur_api import Api, flask_call
+from recur_api import Api
 
 from recur.domain.money import MAX_MINOR_UNITS
 from recur.http.app import create_app
@@ -23,16 +23,6 @@ from recur.http.schemas import PERIODICITIES
 
 ADMIN = "adm_integration"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def api(recur: Any) -> Api:
-    return Api(flask_call(recur.client))
-
-
-@pytest.fixture
-def producer(api: Api) -> Api:
-    return api.new_producer(ADMIN)
 
 
 @pytest.fixture

@@ -5,19 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from recur_api import Api, flask_call
+from recur_api import Api
 
 ADMIN = "adm_integration"
-
-
-@pytest.fixture
-def api(recur: Any) -> Api:
-    return Api(flask_call(recur.client))
-
-
-@pytest.fixture
-def producer(api: Api) -> Api:
-    return api.new_producer(ADMIN)
 
 
 def test_a_card_subscription_without_trial_is_charged_at_once_and_becomes_active(api: Api, producer: Api, recur: Any) -> None:
