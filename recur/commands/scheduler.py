@@ -35,7 +35,8 @@ class RunReport:
     errors: int = 0
 
 
-def _lock_key(subscription_id: str) -> int:
+def subscription_lock_key(subscription_id: str) -> int:
+    """The advisory lock a scheduler holds while it bills one subscription."""
     return zlib.crc32(subscription_id.encode()) - 2**31
 
 
@@ -55,7 +56,7 @@ def run_due(s: Services, now: datetime | None = None, limit: int = 1000) -> RunR
     try:
         for subscription_id, failed_before in rows:
             report.examined += 1
-            key = _lock_key(subscription_id)
+            key = subscription_lock_key(subscription_id)
             with conn.cursor() as cur:
                 cur.execute("SELECT pg_try_advisory_lock(%s)", (key,))
                 locked = cur.fetchone()[0]  # type: ignore[index]

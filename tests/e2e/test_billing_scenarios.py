@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -689,7 +689,11 @@ def fresh_recur(data_root: Any) -> Iterator[RecurProcess]:
 def test_as_of_the_current_instant_is_the_current_state_in_a_sandbox_whose_clock_has_not_moved(fresh_recur: RecurProcess) -> None:
     producer = Api(http_call(fresh_recur.url)).new_producer(ADMIN)
     plan = producer.new_plan()
-    time.sleep(1.1)  # the sandbox clock stands still; the wall clock is now surely past it
+    wall_clock_moved_on = clock(producer) + timedelta(seconds=1)
+    deadline = time.monotonic() + 10
+    while datetime.now(UTC) < wall_clock_moved_on:  # the sandbox clock stands still while the wall clock moves on
+        assert time.monotonic() < deadline, "the sandbox clock is ahead of the wall clock"
+        time.sleep(0.05)
     sub = producer.subscribe(plan["id"])
     now = clock(producer)
     assert at(sub["started_at"]) == now

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 import time
-import zlib
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,8 +22,10 @@ from typing import Any
 import psycopg2
 import pytest
 from dateutil.relativedelta import relativedelta
-from recur_api import Api, http_call
+from recur_api import Api, http_call, next_month_start
 from recur_process import ADMIN, ROOT, RecurProcess
+
+from recur.commands.scheduler import subscription_lock_key
 
 SUBSCRIPTIONS = 20
 BILLING_RUNS = 8
@@ -125,14 +126,15 @@ def race(recur_up: RecurProcess, producer: Api, subscriptions: int, billing_runs
 
 
 def settled(producer: Api, sub_ids: list[str], paid_recurrences: int) -> list[dict[str, Any]]:
-    """The subscriptions once the scheduler loop has finished what it picked up (or 30 s)."""
+    """The subscriptions once the scheduler loop has finished what it picked up (or 30 s), and after one
+    more billing pass of our own, which must find nothing more to charge."""
     deadline = time.monotonic() + 30
     while True:
         views = [producer.get(f"/v1/subscriptions/{sub_id}") for sub_id in sub_ids]
         if all(v["paid_recurrences"] >= paid_recurrences for v in views) or time.monotonic() > deadline:
             break
         time.sleep(0.2)
-    time.sleep(1.5)  # one more pass of the scheduler loop: still nothing more to charge
+    producer.as_(ADMIN).post("/v1/billing/run")  # the callers then check that it charged nothing more
     return [producer.get(f"/v1/subscriptions/{sub_id}") for sub_id in sub_ids]
 
 
@@ -173,15 +175,14 @@ def test_parallel_billing_runs_all_answer_200_and_bill_without_errors(recur_up: 
     assert sum(body["billed"] for _, body in result.runs) >= 1, "the runs raced the scheduler loop and billed"
 
 
-def advisory_lock_key(subscription_id: str) -> int:
-    """The per-subscription lock a scheduler holds while it bills that subscription."""
-    return zlib.crc32(subscription_id.encode()) - 2**31
-
-
 def test_a_subscription_busy_in_another_scheduler_does_not_make_the_clock_skip_other_due_work(
     recur_up: RecurProcess, producer: Api
 ) -> None:
     assert recur_up.runtime is not None
+    admin = producer.as_(ADMIN)
+    # Start on a month's first day: a day later, month-end clamping cannot give both subscriptions one renewal date.
+    now = datetime.fromisoformat(admin.get("/v1/sandbox/clock")["now"])
+    admin.post("/v1/sandbox/clock/advance", {"to": next_month_start(now).isoformat()})
     plan = producer.new_plan()
     busy = producer.subscribe(plan["id"])
     t0 = datetime.fromisoformat(busy["started_at"])
@@ -196,7 +197,7 @@ def test_a_subscription_busy_in_another_scheduler_does_not_make_the_clock_skip_o
     conn = psycopg2.connect(recur_up.runtime["database_url"])
     conn.autocommit = True
     with conn.cursor() as cur:
-        cur.execute("SELECT pg_advisory_lock(%s)", (advisory_lock_key(busy["id"]),))
+        cur.execute("SELECT pg_advisory_lock(%s)", (subscription_lock_key(busy["id"]),))
     release = threading.Timer(2.0, conn.close)
     release.start()
     try:

@@ -23,6 +23,13 @@ def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.05) -> A
     raise AssertionError(f"condition not met within {timeout}s")
 
 
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def test_runtime_json_says_where_everything_is(recur_up: RecurProcess) -> None:
     runtime = recur_up.runtime
     assert runtime is not None
@@ -118,8 +125,7 @@ def test_restarting_on_the_same_data_dir_keeps_everything_and_read_models_equal_
 
     children = recur_up.descendants()
     assert recur_up.stop(signal.SIGTERM) == 0
-    time.sleep(0.5)
-    assert [pid for pid in children if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE] == []
+    wait_for(lambda: not [pid for pid in children if _alive(pid)], timeout=10)  # children exit as their parent does
 
     runtime = recur_up.start()
     wait_for(lambda: producer.get("/v1/subscriptions")["items"] == before, timeout=30)
