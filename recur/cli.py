@@ -96,6 +96,11 @@ def bill(until: datetime | None) -> None:
         if until is not None:
             if not settings.sandbox:
                 raise click.UsageError("--until moves the sandbox clock: set RECUR_SANDBOX=1")
+            from recur.http.sandbox import clock_horizon
+
+            horizon = clock_horizon(datetime.now(UTC))
+            if until.replace(tzinfo=UTC) > horizon:
+                raise click.UsageError(f"--until must not be after {horizon.date().isoformat()}: the shared clock never goes back")
             steps = advance_clock(services, until.replace(tzinfo=UTC))
             click.echo(f"clock at {services.clock.now().isoformat()} after {steps} billing steps")
         else:

@@ -42,3 +42,12 @@ def test_bill_without_until_reports_what_it_did(database_url: str) -> None:
     result = run_bill(database_url)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("examined ")
+
+
+def test_bill_until_beyond_the_sandbox_clocks_horizon_is_refused_and_the_clock_stays(recur: Any, database_url: str) -> None:
+    admin = Api(flask_call(recur.client)).as_(ADMIN)
+    before = admin.get("/v1/sandbox/clock")["now"]
+    result = run_bill(database_url, "--until", "9999-12-31")
+    assert result.returncode == 2  # click's usage error
+    assert "--until must not be after" in result.stderr
+    assert admin.get("/v1/sandbox/clock")["now"] == before
