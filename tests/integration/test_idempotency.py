@@ -144,3 +144,8 @@ def test_a_retry_after_a_worker_died_having_recorded_its_effect_is_not_run_twice
     assert problem["type"].endswith("idempotency-response-lost")
     recur.caught_up()
     assert len(producer.get("/v1/products")["items"]) == 1
+
+
+def test_an_idempotency_key_with_a_nul_character_works_like_any_other(producer: Api) -> None:
+    first = producer.post("/v1/products", {"name": "Guitar course"}, expect=201, Idempotency_Key="odd\x00key")
+    assert producer.post("/v1/products", {"name": "Guitar course"}, expect=201, Idempotency_Key="odd\x00key") == first
