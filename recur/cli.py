@@ -283,7 +283,7 @@ def create_topics(partitions: int | None) -> None:
     if not settings.kafka_bootstrap_servers:
         raise click.UsageError("RECUR_KAFKA_BOOTSTRAP_SERVERS is not set: point it at the Kafka cluster")
     from recur.consumers.topic_admin import ensure_topics, misshapen_topics
-    from recur.consumers.topics import PARTITIONS, PROVISIONED
+    from recur.contract.topics import PARTITIONS, PROVISIONED
 
     wanted = partitions or PARTITIONS
     created = ensure_topics(settings.kafka_bootstrap_servers, PROVISIONED, wanted)

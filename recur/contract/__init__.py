@@ -1,0 +1,14 @@
+"""The public event contract: topic names, a versioned schema per event, the encoding of messages, and the
+documents generated from them (docs/asyncapi.yaml, the tables of docs/EVENTS.md).
+
+It sits below consumers, projections and http, and imports only the domain: the relay's encoder, the
+rebuild, the HTTP history and the docs all read the same declarations.
+
+- topics.py: topic names, which aggregate publishes where.
+- fields.py, values.py: field kinds and shared value objects (money, plan terms, ...).
+- subscription_events.py, subscription_changes.py, catalog_events.py: one schema per event.
+- registry.py / events.py: `CONTRACT`, which internal event class each schema publishes, its version.
+- envelope.py: the JSON envelope and CloudEvents headers around the data.
+- encoding.py: `public_view` (an event's public data) and `EventEncoder` (the Kafka message).
+- asyncapi.py, events_doc.py: the generated documents (`recur contract docs`).
+"""
