@@ -15,6 +15,7 @@ declared in the schema: tests/unit/test_public_event_contract.py fails otherwise
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from marshmallow import Schema
 
 from recur.contract.dumping import Dump, dumper
 from recur.contract.fields import since_of
-from recur.contract.topics import TOPIC_OF_AGGREGATE
+from recur.contract.topics import ALL, TOPIC_OF_AGGREGATE
 
 # Fields every internal event has that the message carries in its envelope (or, for the library's class
 # reference, not at all).
@@ -78,6 +79,20 @@ class EventContract:
     def field_names(self) -> list[str]:
         return list(self.schema._declared_fields)
 
+    def drift(self) -> list[str]:
+        """How the internal event class and its public schema disagree (nothing, when the contract holds): an
+        internal field neither published nor private would be silently dropped; a published field the class
+        no longer has would break every message; a private field the class no longer has is a stale excuse."""
+        internal = [f.name for f in dataclasses.fields(self.event_class) if f.name not in ENVELOPE_FIELDS]
+        published = self.field_names()
+        problems = [f"{self.name}.{name} is neither in the public schema {self.schema.__name__} nor private"
+                    for name in internal if name not in published and name not in self.private]
+        problems += [f"{self.name} has no field {name}, which {self.schema.__name__} publishes"
+                     for name in published if name not in internal]
+        problems += [f"{self.name} has no field {name}, which is declared private" for name in self.private if name not in internal]
+        problems += [f"{self.name}.{name} is both published and private" for name in published if name in self.private]
+        return problems
+
     def dump(self, domain_event: Any) -> dict[str, Any]:
         """The event's public data: only the declared fields, converted by their declarations."""
         data = _dumper_of(self.schema)(domain_event)
@@ -118,13 +133,17 @@ class Contract:
         return register
 
     def of(self, domain_event: Any) -> EventContract:
+        return self.of_class(type(domain_event))
+
+    def of_class(self, event_class: type) -> EventContract:
         try:
-            return self._by_class[type(domain_event)]
+            return self._by_class[event_class]
         except KeyError:
-            raise NotInContractError(f"{type(domain_event).__qualname__} has no public schema in recur.contract") from None
+            raise NotInContractError(f"{event_class.__qualname__} has no public schema in recur.contract") from None
 
     def __iter__(self) -> Iterator[EventContract]:
-        return iter(self._by_class.values())
+        """Topic by topic (subscriptions first), in declaration order within a topic."""
+        return iter(sorted(self._by_class.values(), key=lambda c: ALL.index(c.topic) if c.topic in ALL else len(ALL)))
 
     def on_topic(self, topic: str) -> list[EventContract]:
         return [c for c in self if c.topic == topic]

@@ -20,7 +20,7 @@ from recur.domain.catalog import Offer, Plan, Producer, Product
 from recur.domain.money import Money
 from recur.domain.retry import RetryPolicy
 
-# Fields each v2 event class added over its version 1, as test_event_versions knows them.
+# Fields each v2 event class added over its version 1 (the upcasters give old events these fields).
 ADDED_IN_V2 = {
     "Subscription.ChargeAttempted": ["plan_id", "due_at"],
     "Subscription.ChargeSucceeded": ["period_start"],
