@@ -7,8 +7,11 @@ rebuild, the HTTP history and the docs all read the same declarations.
 - topics.py: topic names, which aggregate publishes where.
 - fields.py, values.py: field kinds and shared value objects (money, plan terms, ...).
 - subscription_events.py, subscription_changes.py, catalog_events.py: one schema per event.
-- registry.py / events.py: `CONTRACT`, which internal event class each schema publishes, its version.
+- registry.py / events.py: `CONTRACT`, which internal event class each schema publishes, its version,
+  its private fields, and the check that the two still agree (`drift`).
 - envelope.py: the JSON envelope and CloudEvents headers around the data.
-- encoding.py: `public_view` (an event's public data) and `EventEncoder` (the Kafka message).
-- asyncapi.py, events_doc.py: the generated documents (`recur contract docs`).
+- dumping.py, encoding.py: serialising through a schema; `public_view` (an event's public data) and
+  `EventEncoder` (the Kafka message).
+- asyncapi.py (+ asyncapi_examples.py), events_doc.py, documents.py: the generated documents
+  (`recur contract docs` writes them, `--check` compares).
 """
