@@ -74,7 +74,7 @@ class EventContract:
 
     @property
     def meaning(self) -> str:
-        return inspect.getdoc(self.schema) or ""
+        return inspect.cleandoc(self.schema.__doc__ or "")
 
     def field_names(self) -> list[str]:
         return list(self.schema._declared_fields)
@@ -121,6 +121,8 @@ class Contract:
         self, event_class: type, *, version: int, status_after: str | None = None, private: Mapping[str, str] | None = None
     ) -> Callable[[type[Schema]], type[Schema]]:
         def register(schema: type[Schema]) -> type[Schema]:
+            if not schema.__doc__:
+                raise TypeError(f"{schema.__name__} needs a docstring: it is the event's meaning in the documents")
             optional = [name for name, f in schema._declared_fields.items() if not f.required]
             if optional:
                 raise TypeError(f"{schema.__name__}: every field of an event's data is sent (null when nullable): {optional}")

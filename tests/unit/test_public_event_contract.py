@@ -136,6 +136,8 @@ def test_an_event_missing_a_field_its_schema_promises_is_refused_rather_than_pub
 
 def test_a_schema_whose_newest_field_is_newer_than_its_version_is_refused() -> None:
     class RenamedData(PublicSchema):
+        """A label and, since version 2, a colour."""
+
         label = text("A label.")
         colour = text("A colour.", since=2)
 
