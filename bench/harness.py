@@ -105,7 +105,7 @@ def stack() -> Iterator[Stack]:
     `BENCH_KEEP=1` keeps the databases for inspection (the next run drops them).
     """
     from recur.consumers.topic_admin import ensure_topics
-    from recur.consumers.topics import PARTITIONS, PROVISIONED
+    from recur.contract.topics import PARTITIONS, PROVISIONED
     from recur.embedded.broker import start_embedded_broker
     from recur.embedded.postgres import start_embedded_postgres
 

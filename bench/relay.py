@@ -38,7 +38,7 @@ def producer_settings() -> dict[str, Any]:
 
 def encoded_messages(events: Any) -> list[Any]:
     """Every notification as the relay would publish it (done before timing the baseline)."""
-    from recur.consumers.encoding import EventEncoder, producer_lookup
+    from recur.contract.encoding import EventEncoder, producer_lookup
 
     encoder = EventEncoder(events.mapper, producer_lookup(events.recorder, events.mapper))
     messages: list[Any] = []
@@ -70,7 +70,7 @@ def run(stack: Stack) -> dict[str, Any]:
     from recur.commands.app import open_event_store
     from recur.consumers.relay import Relay
     from recur.consumers.topic_admin import ensure_topics
-    from recur.consumers.topics import PARTITIONS
+    from recur.contract.topics import PARTITIONS
     from recur.db import Database
 
     url = history_database(stack, scale(EVENTS, 500))

@@ -288,7 +288,7 @@ def create_topics(partitions: int | None) -> None:
     if not settings.kafka_bootstrap_servers:
         raise click.UsageError("RECUR_KAFKA_BOOTSTRAP_SERVERS is not set: point it at the Kafka cluster")
     from recur.consumers.topic_admin import ensure_topics, misshapen_topics
-    from recur.consumers.topics import PARTITIONS, PROVISIONED
+    from recur.contract.topics import PARTITIONS, PROVISIONED
 
     wanted = partitions or PARTITIONS
     created = ensure_topics(settings.kafka_bootstrap_servers, PROVISIONED, wanted)
@@ -302,6 +302,35 @@ def create_topics(partitions: int | None) -> None:
         click.echo(f"{len(mismatched)} topic(s) with another partition count: recur will not publish to them. Fix them "
                    "(or point recur at another cluster); recur never deletes topics outside its embedded broker.", err=True)
         raise SystemExit(1)
+
+
+@main.group(help="The public event contract (recur/contract): the documents generated from its schemas.")
+def contract() -> None:
+    pass
+
+
+@contract.command(help="Print the AsyncAPI document of the public Kafka events (what docs/asyncapi.yaml holds).")
+def asyncapi() -> None:
+    from recur.contract.asyncapi import render
+
+    click.echo(render(), nl=False)
+
+
+@contract.command(help="Regenerate docs/asyncapi.yaml and the event tables of docs/EVENTS.md from the event schemas. "
+                       "With --check, only compare them (exit code 1 when they are out of date).")
+@click.option("--docs-dir", type=click.Path(path_type=Path, file_okay=False), default=Path("docs"), show_default=True,
+              help="The repository's docs folder.")
+@click.option("--check", is_flag=True, help="Change nothing; fail when a document differs from what the schemas give.")
+def docs(docs_dir: Path, check: bool) -> None:
+    from recur.contract import documents
+
+    if check:
+        stale = documents.stale(docs_dir)
+        for path in stale:
+            click.echo(f"{path} is out of date: run `recur contract docs`", err=True)
+        raise SystemExit(1 if stale else 0)
+    changed = documents.write(docs_dir)
+    click.echo("\n".join(f"wrote {path}" for path in changed) if changed else "the documents were up to date")
 
 
 @main.command(help="Apply pending database migrations (recur up does this on start).")

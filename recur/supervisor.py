@@ -74,7 +74,7 @@ class Stack:
             log.info("applied migrations: %s", ", ".join(applied))
         from recur.commands.app import open_event_store
         from recur.consumers.topic_admin import ensure_topics
-        from recur.consumers.topics import PARTITIONS, PROVISIONED
+        from recur.contract.topics import PARTITIONS, PROVISIONED
 
         open_event_store(settings.database_url, 1, create_table=True).close()  # creates the event table once, before the workers race to
         ensure_topics(settings.kafka_bootstrap_servers, PROVISIONED, PARTITIONS)

@@ -53,7 +53,7 @@ def database_url(postgres_server: object) -> str:
 @pytest.fixture(scope="session")
 def broker() -> Iterator[object]:
     from recur.consumers.topic_admin import ensure_topics
-    from recur.consumers.topics import PARTITIONS, PROVISIONED
+    from recur.contract.topics import PARTITIONS, PROVISIONED
     from recur.embedded.broker import start_embedded_broker
 
     b = start_embedded_broker(log_path=DATA / "broker.log")

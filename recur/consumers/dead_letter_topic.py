@@ -16,7 +16,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from recur.consumers.dead_letters import COLUMNS, DeadLetter
-from recur.consumers.topics import DEAD_LETTERS
+from recur.contract.topics import DEAD_LETTERS
 from recur.db import Database
 
 log = logging.getLogger(__name__)

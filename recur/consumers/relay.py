@@ -39,9 +39,9 @@ from recur.commands.app import RecurEvents
 from recur.consumers import dead_letters
 from recur.consumers.dead_letter_topic import DeadLetterTopic
 from recur.consumers.dead_letters import Unpublished
-from recur.consumers.encoding import EventEncoder, producer_lookup
 from recur.consumers.topic_admin import TopicMismatchError, ensure_topics, misshapen_topics, recreate_topics, topic_end_offsets
-from recur.consumers.topics import ALL, PARTITIONS
+from recur.contract.encoding import EventEncoder, producer_lookup
+from recur.contract.topics import ALL, PARTITIONS
 from recur.db import Database, is_transient, storable_text
 
 log = logging.getLogger(__name__)

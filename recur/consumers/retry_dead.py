@@ -18,7 +18,7 @@ from kafka import KafkaProducer
 from recur.commands.app import RecurEvents
 from recur.consumers import dead_letters
 from recur.consumers.dead_letters import RELAY, DeadLetter
-from recur.consumers.encoding import EventEncoder, producer_lookup
+from recur.contract.encoding import EventEncoder, producer_lookup
 from recur.db import Database, is_transient
 from recur.projections.base import Projection, apply_held, lock_aggregate
 

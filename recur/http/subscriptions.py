@@ -11,6 +11,7 @@ from marshmallow import Schema, fields, validate
 
 from recur.commands import subscriptions as commands
 from recur.commands.catalog import owned
+from recur.contract.encoding import public_view
 from recur.domain.subscription import Subscription
 from recur.http.auth import Caller, check_subscription_access, require
 from recur.http.errors import ApiError
@@ -152,23 +153,19 @@ def subscription_events(subscription_id: str) -> dict[str, Any]:
     caller = require("producer", "admin", "subscriber")
     sub = _subscription_for(caller, subscription_id)
     events = services().events
-    from recur.consumers.encoding import PRIVATE_FIELDS, _jsonable
-
     items = []
     for stored in events.recorder.select_events(sub.id):
-        event = events.mapper.to_domain_event(stored)
-        state = dict(event.__dict__)
-        actor = state.pop("actor", None)
-        at = state.get("at") or state.get("started_at") or event.timestamp
+        event = public_view(events.mapper.to_domain_event(stored))
+        actor = event.actor
         items.append(
             {
-                "version": event.originator_version,
-                "type": f"recur.subscription.{type(event).__name__}",
-                "occurred_at": at.isoformat(),
-                "recorded_at": event.timestamp.isoformat(),
+                "version": event.version,
+                "type": event.type,
+                "occurred_at": event.occurred_at,
+                "recorded_at": event.recorded_at,
                 "actor": {"kind": actor["kind"], "id": actor["id"]} if actor else None,
                 "request_id": actor.get("request_id") if actor else None,
-                "data": {k: _jsonable(v) for k, v in state.items() if k not in PRIVATE_FIELDS},
+                "data": event.data,
             }
         )
     return {"items": items}

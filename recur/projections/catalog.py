@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from recur.consumers.topics import CATALOG
+from recur.contract.topics import CATALOG
 from recur.projections.base import Projection
 
 catalog = Projection("catalog", [CATALOG], ["rm_products", "rm_plans"])

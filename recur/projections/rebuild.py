@@ -21,8 +21,8 @@ from typing import Any
 from kafka.partitioner.default import murmur2
 
 from recur.commands.app import RecurEvents
-from recur.consumers.encoding import EventEncoder, producer_lookup
-from recur.consumers.topics import PARTITIONS
+from recur.contract.encoding import EventEncoder, producer_lookup
+from recur.contract.topics import PARTITIONS
 from recur.db import Database, is_transient
 from recur.projections.base import Delivery, Projection, Setback, apply_events
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from recur.consumers.topics import SUBSCRIPTIONS
+from recur.contract.topics import SUBSCRIPTIONS
 from recur.projections.base import Projection
 
 sales = Projection("sales", [SUBSCRIPTIONS], ["rm_transactions"])

@@ -5,12 +5,17 @@ from __future__ import annotations
 import json
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 import psutil
 import psycopg2
+import yaml
+from asyncapi_validation import MessageChecker
 from recur_api import Api, http_call
 from recur_process import ADMIN, RecurProcess
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.05) -> Any:
@@ -58,7 +63,8 @@ def test_a_downstream_service_reads_ordered_cloudevents_keyed_by_subscription(re
     plan = producer.new_plan()
     sub = producer.subscribe(plan["id"], producer.card("4000000000009995"))
     producer.post(f"/v1/subscriptions/{sub['id']}/cancel", {"reason": "changed my mind"})
-    expected_versions = len(producer.get(f"/v1/subscriptions/{sub['id']}/events")["items"])
+    history = producer.get(f"/v1/subscriptions/{sub['id']}/events")["items"]
+    expected_versions = len(history)
 
     consumer = KafkaConsumer(
         bootstrap_servers=recur_up.runtime["kafka_bootstrap_servers"],  # type: ignore[index]
@@ -89,6 +95,16 @@ def test_a_downstream_service_reads_ordered_cloudevents_keyed_by_subscription(re
     assert names[0] == "SubscriptionStarted" and "ChargeFailed" in names and names[-1] in ("Cancelled", "Rescheduled")
     assert all(b["subscription_id"] == sub["id"] and b["producer_id"] == sub["producer_id"] for b in bodies)
     assert "token" not in bodies[0]["data"]["payment_method"]
+
+    # Each message is what the committed AsyncAPI document promises, and the audit trail shows the same data.
+    checker = MessageChecker(yaml.safe_load((ROOT / "docs" / "asyncapi.yaml").read_text(encoding="utf-8")))
+    for message, body in zip(messages, bodies, strict=True):
+        name = body["type"].rsplit(".", 1)[-1]
+        assert checker.problems(name, "payload", body) == [], name
+        assert checker.problems(name, "headers", {k: v.decode() for k, v in message.headers}) == [], name
+    assert [(h["type"], h["occurred_at"], h["data"]) for h in history] == [
+        (b["type"], b["occurred_at"], b["data"]) for b in bodies[: len(history)]
+    ]
 
 
 def test_bad_input_never_yields_a_500(recur_up: RecurProcess) -> None:

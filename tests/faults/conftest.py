@@ -29,7 +29,7 @@ def rig(postgres_server: Any, data_root: Path) -> Iterator[Rig]:
     data_dir.mkdir()
     broker = start_embedded_broker(log_path=data_dir / "broker.log")
     from recur.consumers.topic_admin import ensure_topics
-    from recur.consumers.topics import PARTITIONS, PROVISIONED
+    from recur.contract.topics import PARTITIONS, PROVISIONED
 
     ensure_topics(broker.bootstrap_servers, PROVISIONED, PARTITIONS)  # as `recur up` does before starting workers
     settings = Settings.from_env({"RECUR_DATABASE_URL": url, "RECUR_SANDBOX": "1", "RECUR_ADMIN_TOKEN": "adm_faults"})

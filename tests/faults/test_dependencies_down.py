@@ -55,7 +55,7 @@ def stack(data_root: Path) -> Iterator[Stack]:
     from recur.commands.app import open_event_store
     from recur.commands.services import build_services
     from recur.consumers.topic_admin import ensure_topics
-    from recur.consumers.topics import ALL, PARTITIONS
+    from recur.contract.topics import ALL, PARTITIONS
     from recur.db import migrate
     from recur.embedded.broker import start_embedded_broker
     from recur.embedded.postgres import create_database, start_embedded_postgres

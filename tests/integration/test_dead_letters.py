@@ -24,7 +24,9 @@ from recur_api import Api, flask_call
 
 from recur.commands.services import Services, build_services
 from recur.consumers.dead_letters import DeadLetter, unresolved
-from recur.consumers.topics import CATALOG, DEAD_LETTERS, PARTITIONS, PROVISIONED, TOPIC_OF_AGGREGATE
+from recur.contract.events import CONTRACT, EventContract
+from recur.contract.fields import PublicSchema, text
+from recur.contract.topics import CATALOG, DEAD_LETTERS, PARTITIONS, PROVISIONED, TOPIC_OF_AGGREGATE
 from recur.domain.actor import system_actor
 from recur.domain.catalog import Plan, Product
 from recur.domain.retry import RetryPolicy
@@ -247,8 +249,12 @@ def test_a_database_outage_is_retried_never_blamed_on_the_event(stack: Stack) ->
     stack.services.db.execute("DELETE FROM projection_positions WHERE projection = %s", (probe.name,))
 
 
+class GadgetData(PublicSchema):
+    label = text("What the gadget is called.")
+
+
 class Gadget(Aggregate):
-    """An aggregate nobody gave a public topic: the relay cannot encode its events."""
+    """An aggregate nobody gave a public topic and schemas: the relay cannot encode its events."""
 
     @event("Assembled")
     def __init__(self, label: str) -> None:
@@ -272,11 +278,14 @@ def test_an_event_the_relay_cannot_encode_holds_its_aggregate_only_until_retried
     wait_until(lambda: len(stack.dead_letters()) == 2, 20, "the relay records two dead letters")
     failed, held = stack.dead_letters()
     assert (failed.owner, failed.kind, failed.event_name, failed.version, failed.error_class) == (
-        "relay", "unpublishable", "Assembled", 1, "KeyError")
+        "relay", "unpublishable", "Assembled", 1, "NotInContractError")
     assert (held.owner, held.kind, held.event_name, held.version) == ("relay", "held", "Relabelled", 2)
     assert "relay 2" in stack.client.get("/readyz").get_json()["detail"]
 
-    monkeypatch.setitem(TOPIC_OF_AGGREGATE, "Gadget", CATALOG)  # the fix: the aggregate gets its topic
+    # The fix: the aggregate gets its topic, and its events public schemas.
+    monkeypatch.setitem(TOPIC_OF_AGGREGATE, "Gadget", CATALOG)
+    for event_class in (Gadget.Assembled, Gadget.Relabelled):  # type: ignore[attr-defined]
+        monkeypatch.setitem(CONTRACT._by_class, event_class, EventContract(event_class, GadgetData, version=1))
     retried = recur_cli("projections", "retry-dead", "--id", str(held.id), env=stack.env())  # with what holds it back
     assert retried.exit_code == 0, retried.output
     assert "2 applied and resolved, 0 still failing" in retried.output

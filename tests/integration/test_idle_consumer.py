@@ -13,7 +13,7 @@ import pytest
 from recur_api import Api, flask_call
 
 from recur.consumers.runner import ConsumerRunner
-from recur.consumers.topics import CATALOG, SUBSCRIPTIONS
+from recur.contract.topics import CATALOG, SUBSCRIPTIONS
 from recur.db import Database
 from recur.projections.base import Projection
 

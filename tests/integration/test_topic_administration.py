@@ -13,7 +13,7 @@ import pytest
 from click.testing import Result
 
 from recur.consumers.topic_admin import TopicMismatchError, ensure_topics, topic_end_offsets, topic_partitions
-from recur.consumers.topics import CATALOG, DEAD_LETTERS, SUBSCRIPTIONS
+from recur.contract.topics import CATALOG, DEAD_LETTERS, SUBSCRIPTIONS
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*is deprecated. Use files\\(\\) instead:DeprecationWarning")
 

@@ -6,17 +6,11 @@ import json
 from typing import Any
 
 from domain_builders import JAN_31, active_subscription, plan_terms, start_subscription, utc
+from event_corpus import ADDED_IN_V2
 from eventsourcing.application import Application
 from eventsourcing.persistence import StoredEvent
 
 from recur.domain.subscription import Subscription
-
-ADDED_IN_V2 = {
-    "Subscription.ChargeAttempted": ["plan_id", "due_at"],
-    "Subscription.ChargeSucceeded": ["period_start"],
-    "Subscription.PlanChanged": ["applies_now"],
-    "Subscription.Rescheduled": ["at"],
-}
 
 
 def as_version_1(stored: StoredEvent) -> StoredEvent:

@@ -1,4 +1,4 @@
-"""The public topics (a contract: see docs/asyncapi.yaml) and which aggregate publishes where."""
+"""The public topics (a contract: see docs/asyncapi.yaml, generated from recur.contract) and which aggregate publishes where."""
 
 SUBSCRIPTIONS = "recur.subscriptions.v1"
 CATALOG = "recur.catalog.v1"

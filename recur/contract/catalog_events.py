@@ -1,0 +1,90 @@
+"""Public data of the catalog's events (topic recur.catalog.v1): producers, products, plans, offers.
+
+Fields are declared in the order of the internal event class, which is the order of the published JSON.
+"""
+
+from __future__ import annotations
+
+from marshmallow import fields
+
+from recur.contract.fields import PublicSchema, integer, nested, text
+from recur.contract.registry import CONTRACT
+from recur.contract.values import MAX_INSTALLMENTS, Money, RetryPolicy, periodicity
+from recur.domain.catalog import Offer, Plan, Producer, Product
+
+
+def _reminder(required: bool = True) -> fields.Integer:
+    return integer("Days before each renewal charge that subscribers are reminded by e-mail; null: no reminder.",
+                   minimum=1, maximum=60, nullable=True, required=required)
+
+
+@CONTRACT.declare(Producer.ProducerRegistered, version=1,
+                  private={"api_key_hash": "a hash of the producer's API key: a credential"})
+class ProducerRegisteredData(PublicSchema):
+    """An admin registered a producer (seller). Its API key is never published."""
+
+    name = text("The producer's name (personal data).")
+    email = text("The producer's e-mail address (personal data).", fmt="email")
+
+
+@CONTRACT.declare(Product.ProductCreated, version=1)
+class ProductCreatedData(PublicSchema):
+    """A producer created a product."""
+
+    producer_id = text("The producer (seller) it belongs to.")
+    name = text("The product's name.")
+
+
+@CONTRACT.declare(Plan.PlanCreated, version=1)
+class PlanCreatedData(PublicSchema):
+    """A plan of a product: price, periodicity, trial, installments, retry policy, reminder."""
+
+    producer_id = text("The producer (seller) it belongs to.")
+    product_id = text("The product it sells.")
+    name = text("The plan's name.")
+    periodicity = periodicity()
+    price = nested(Money, "Price of one cycle.")
+    trial_days = integer("Free days before the first charge (0: none).", minimum=0)
+    max_installments = integer("Most monthly installments a subscriber may split a cycle into.", minimum=1, maximum=MAX_INSTALLMENTS)
+    retry_policy = nested(RetryPolicy, "How refused charges are retried.")
+    renewal_reminder_days = _reminder()
+
+
+class PlanChanges(PublicSchema):
+    """Only the fields whose value changed, with their new value."""
+
+    name = text("The plan's new name.", required=False)
+    price = nested(Money, "The new price of one cycle.", required=False)
+    retry_policy = nested(RetryPolicy, "The new retry policy.", required=False)
+    renewal_reminder_days = _reminder(required=False)
+
+
+@CONTRACT.declare(Plan.PlanRevised, version=1)
+class PlanRevisedData(PublicSchema):
+    """A plan's name, price, retry policy or reminder changed; for subscriptions started afterwards only."""
+
+    changes = nested(PlanChanges, "Only the changed fields, with their new values.")
+
+
+@CONTRACT.declare(Offer.OfferCreated, version=1)
+class OfferCreatedData(PublicSchema):
+    """An alternative price for a plan (a launch discount, say)."""
+
+    producer_id = text("The producer (seller) it belongs to.")
+    plan_id = text("The plan it offers another price for.")
+    name = text("The offer's name.")
+    price = nested(Money, "Price of one cycle with this offer.")
+
+
+class OfferChanges(PublicSchema):
+    """Only the fields whose value changed, with their new value."""
+
+    name = text("The offer's new name.", required=False)
+    price = nested(Money, "The new price of one cycle.", required=False)
+
+
+@CONTRACT.declare(Offer.OfferRevised, version=1)
+class OfferRevisedData(PublicSchema):
+    """An offer's name or price changed; for subscriptions started afterwards only."""
+
+    changes = nested(OfferChanges, "Only the changed fields, with their new values.")
