@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from typing import Any
-from uuid import UUID
 
+from recur.commands import credentials
 from recur.commands.app import NotFoundError
 from recur.commands.services import Services
 from recur.domain.actor import Actor
@@ -16,30 +14,24 @@ from recur.domain.money import Money
 from recur.domain.retry import RetryPolicy
 
 
-def hash_secret(secret: str) -> str:
-    """API keys are 192-bit random secrets, so a plain SHA-256 is enough (no brute force to slow)."""
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def register_producer(s: Services, name: str, email: str, actor: Actor) -> tuple[Producer, str]:
-    secret = secrets.token_urlsafe(24)
-    producer = Producer(name=name, email=email, api_key_hash=hash_secret(secret), actor=actor)
+    """A new producer and its API key, which is shown this once."""
+    secret = credentials.new_secret(credentials.API_KEY)
+    producer = Producer(name=name, email=email, api_key_hash=secret.hash, actor=actor)
     s.events.store(producer)
-    return producer, f"rk_{producer.id.hex}_{secret}"
+    return producer, secret.credential(producer.id)
 
 
 def producer_for_api_key(s: Services, api_key: str) -> Producer | None:
-    """The key names its producer, so one event-store read checks it: no lookup table to keep."""
-    parts = api_key.split("_", 2)
-    if len(parts) != 3 or parts[0] != "rk":
+    """The key names its producer, so one event-store read checks it."""
+    key = credentials.presented(credentials.API_KEY, api_key)
+    if key is None:
         return None
     try:
-        producer: Producer = s.events.load(UUID(hex=parts[1]), Producer)
-    except (NotFoundError, ValueError):
+        producer: Producer = s.events.load(key.owner_id, Producer)
+    except NotFoundError:
         return None
-    if not secrets.compare_digest(producer.api_key_hash, hash_secret(parts[2])):
-        return None
-    return producer
+    return producer if key.matches(producer.api_key_hash) else None
 
 
 def owned(s: Services, aggregate_id: str, kind: type[Any], producer_id: str | None) -> Any:

@@ -10,9 +10,10 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
+from recur.commands import credentials
 from recur.commands.app import ConcurrentModificationError, NotFoundError
 from recur.commands.billing import finish_charge
-from recur.commands.catalog import hash_secret, owned
+from recur.commands.catalog import owned
 from recur.commands.services import Services
 from recur.domain.actor import Actor
 from recur.domain.catalog import Offer, Plan
@@ -21,6 +22,8 @@ from recur.domain.money import Money
 from recur.domain.subscription import PlanTerms, Subscription
 
 ATTEMPTS = 4
+# Who cancels decides the cancellation's origin: a subscriber is the customer, a producer the seller.
+ORIGIN_OF = {"subscriber": "customer", "producer": "seller", "admin": "admin"}
 
 
 def terms_of(s: Services, plan: Plan, offer_id: str | None, installments: int, caller: str | None) -> PlanTerms:
@@ -57,7 +60,7 @@ def start_subscription(s: Services, caller: str | None, fields: dict[str, Any], 
     """Start a subscription and, without a trial, make its first charge now."""
     plan: Plan = owned(s, fields["plan_id"], Plan, caller)
     terms = terms_of(s, plan, fields.get("offer_id"), fields.get("installments") or 1, caller)
-    secret = secrets.token_urlsafe(24)
+    secret = credentials.new_secret(credentials.SUBSCRIBER_TOKEN)
     now = s.clock.now()
     sub = Subscription.start(
         code=new_code(),
@@ -67,7 +70,7 @@ def start_subscription(s: Services, caller: str | None, fields: dict[str, Any], 
         trial_days=plan.trial_days,
         subscriber=fields["subscriber"],
         payment_method=payment_method_of(s, fields["payment_method"]),
-        subscriber_token_hash=hash_secret(secret),
+        subscriber_token_hash=secret.hash,
         at=now,
         actor=actor,
     )
@@ -75,18 +78,19 @@ def start_subscription(s: Services, caller: str | None, fields: dict[str, Any], 
     s.events.store(sub)
     if request is not None:
         sub = finish_charge(s, str(sub.id), request, actor, saved=sub)
-    return sub, f"st_{sub.id.hex}_{secret}"
+    return sub, secret.credential(sub.id)
 
 
 def subscription_for_token(s: Services, token: str) -> Subscription | None:
-    parts = token.split("_", 2)
-    if len(parts) != 3 or parts[0] != "st":
+    """The token names its subscription, so one event-store read checks it."""
+    presented = credentials.presented(credentials.SUBSCRIBER_TOKEN, token)
+    if presented is None:
         return None
     try:
-        sub: Subscription = s.events.load(parts[1], Subscription)
+        sub: Subscription = s.events.load(presented.owner_id, Subscription)
     except NotFoundError:
         return None
-    return sub if secrets.compare_digest(sub.subscriber_token_hash, hash_secret(parts[2])) else None
+    return sub if presented.matches(sub.subscriber_token_hash) else None
 
 
 def mutate(s: Services, sub_id: str, caller: str | None, verb: Callable[[Subscription], None]) -> Subscription:

@@ -8,6 +8,7 @@ from flask import Flask, Response, g, request
 
 from recur.commands.services import Services
 from recur.http import catalog, dashboard_page, docs_page, metrics, openapi, operations, reports, sandbox, subscriptions
+from recur.http.context import EXTENSION
 from recur.http.errors import not_found, register_error_handlers
 from recur.http.fields import unstorable
 from recur.http.idempotency import register_idempotency
@@ -23,7 +24,7 @@ def create_app(services: Services) -> Flask:
     app = Flask("recur")
     app.json = BoundedJSONProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES  # werkzeug answers 413 (as problem+json, see errors.py)
-    app.extensions["recur"] = services
+    app.extensions[EXTENSION] = services
 
     @app.before_request
     def assign_request_id() -> None:

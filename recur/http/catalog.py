@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 from marshmallow import Schema, fields, validate
 
 from recur.commands import catalog as commands
 from recur.commands.catalog import owned
 from recur.domain.catalog import Offer, Plan, Product
 from recur.http.auth import require
+from recur.http.context import services
 from recur.http.errors import ApiError
 from recur.http.fields import EmailAddress, Text
 from recur.http.limits import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH
@@ -18,6 +19,7 @@ from recur.http.pagination import decode_cursor, encode_cursor, page_limit
 from recur.http.query import as_uuid
 from recur.http.schemas import PERIODICITIES, MoneySchema, RetryPolicySchema, load
 from recur.http.views import iso, offer_view, plan_view, product_view
+from recur.projections.queries.catalog import list_products as products_page
 
 bp = Blueprint("catalog", __name__)
 
@@ -59,10 +61,6 @@ class OfferPatchSchema(Schema):
     price = fields.Nested(MoneySchema)
 
 
-def services() -> Any:
-    return current_app.extensions["recur"]
-
-
 @bp.post("/v1/producers")
 def register_producer() -> tuple[dict[str, Any], int]:
     caller = require("admin")
@@ -93,23 +91,11 @@ def list_products() -> dict[str, Any]:
     caller = require("producer", "admin")
     limit = page_limit()
     after = decode_cursor(request.args.get("cursor"))
-    sql = "SELECT id, producer_id, name, created_at FROM rm_products WHERE true"
-    params: list[Any] = []
-    if caller.producer_id:
-        sql += " AND producer_id = %s"
-        params.append(caller.producer_id)
-    elif request.args.get("producer_id"):
-        sql += " AND producer_id = %s"
-        params.append(as_uuid("producer_id", request.args["producer_id"]))
-    if after:
-        sql += " AND (created_at, id) > (%s::timestamptz, %s::uuid)"
-        params.extend(after)
-    sql += " ORDER BY created_at, id LIMIT %s"
-    params.append(limit + 1)
-    rows = services().db.fetchall(sql, params)
-    items = [{"id": str(r[0]), "producer_id": str(r[1]), "name": r[2], "created_at": iso(r[3])} for r in rows[:limit]]
-    next_cursor = encode_cursor(rows[limit - 1][3], rows[limit - 1][0]) if len(rows) > limit else None
-    return {"items": items, "next_cursor": next_cursor}
+    producer_id = caller.producer_id or (as_uuid("producer_id", request.args["producer_id"]) if request.args.get("producer_id") else None)
+    page = products_page(services().db, producer_id, after, limit)
+    items = [{"id": str(r["id"]), "producer_id": str(r["producer_id"]), "name": r["name"], "created_at": iso(r["created_at"])}
+             for r in page.rows]
+    return {"items": items, "next_cursor": encode_cursor(*page.next_after) if page.next_after else None}
 
 
 @bp.get("/v1/products/<product_id>")

@@ -16,14 +16,16 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, redirect, render_template, request, session, url_for
 from flask.blueprints import BlueprintSetupState
 
 from recur.commands.catalog import producer_for_api_key
 from recur.commands.dashboard_sessions import end_session, session_ended
 from recur.http import charts, reports
+from recur.http.context import EXTENSION, services
 from recur.http.errors import ApiError
-from recur.projections.dashboard import cancellation_dashboard
+from recur.projections.queries.catalog import plan_names, product_names
+from recur.projections.queries.dashboard import cancellation_dashboard
 
 bp = Blueprint("dashboard_page", __name__, template_folder="templates")
 DEFAULT_DAYS = 90
@@ -49,7 +51,7 @@ def session_secret(admin_token: str) -> bytes:
 def configure_sessions(state: BlueprintSetupState) -> None:
     """Only this page uses Flask's session; the cookie is confined to /dashboard and never readable by scripts."""
     app = state.app
-    app.secret_key = session_secret(app.extensions["recur"].settings.admin_token)
+    app.secret_key = session_secret(app.extensions[EXTENSION].settings.admin_token)
     app.config.update(SESSION_COOKIE_NAME="recur_dashboard", SESSION_COOKIE_PATH="/dashboard", SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SECURE=True, SESSION_COOKIE_SAMESITE="Lax", PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME)
 
@@ -63,10 +65,6 @@ def protect_page(response: Response) -> Response:
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "same-origin"
     return response
-
-
-def services() -> Any:
-    return current_app.extensions["recur"]
 
 
 def csrf_token() -> str:
@@ -143,11 +141,7 @@ def page_period() -> tuple[datetime, datetime]:
 
 def catalog(producer_id: str) -> dict[str, list[tuple[str, str]]]:
     db = services().db
-    products = db.fetchall("SELECT id::text, name FROM rm_products WHERE producer_id = %s ORDER BY created_at, id", [producer_id])
-    plans = db.fetchall(
-        "SELECT pl.id::text, pr.name || ' · ' || pl.name FROM rm_plans pl JOIN rm_products pr ON pr.id = pl.product_id "
-        "WHERE pl.producer_id = %s ORDER BY pr.created_at, pl.created_at, pl.id", [producer_id])
-    return {"products": [(r[0], r[1]) for r in products], "plans": [(r[0], r[1]) for r in plans]}
+    return {"products": product_names(db, producer_id), "plans": plan_names(db, producer_id)}
 
 
 def owned_filter(field: str, choices: list[tuple[str, str]]) -> str | None:

@@ -26,7 +26,7 @@ from flask.blueprints import BlueprintSetupState
 from marshmallow import Schema
 from werkzeug.routing import Rule
 
-from recur.commands.sandbox_gateway import TEST_CARDS
+from recur.gateways.sandbox import TEST_CARDS
 from recur.http import catalog, sandbox, subscriptions
 from recur.http.limits import MAX_BODY_BYTES
 from recur.http.representations import (
@@ -160,7 +160,7 @@ BLUEPRINT_TAGS = {
     "sandbox": "Sandbox",
 }
 ADMIN, PRODUCER, ANY_CALLER = ("admin",), ("producer", "admin"), ("producer", "admin", "subscriber")
-WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}  # RFC 9110: every other method may change something
 
 
 @dataclass(frozen=True)
@@ -351,7 +351,7 @@ def operation(app: Flask, rule: Rule, method: str, path_parameters: list[dict[st
         result["description"] = op.description
     if op.body is not None:
         result["requestBody"] = {"required": op.body_required, "content": {op.body_media: {"schema": op.body}}}
-    elif method in WRITES and not described:
+    elif method not in SAFE_METHODS and not described:
         result["requestBody"] = {"required": False, "content": {"application/json": {"schema": {"type": "object"}}}}
     return result
 
@@ -379,11 +379,11 @@ def responses(op: Operation, rule: Rule, method: str, described: bool) -> dict[s
         answers["401"] = PROBLEMS["401"][0]
     if v1 and (op.roles or "<" in rule.rule):
         answers["404"] = PROBLEMS["404"][0]
-    if v1 and method in WRITES:
+    if v1 and method not in SAFE_METHODS:
         answers["409"] = PROBLEMS["409"][0]
     if v1 and op.body is not None:
         answers["400"], answers["413"] = PROBLEMS["400"][0], PROBLEMS["413"][0]
-    if v1 and (op.body is not None or op.query or method in WRITES):
+    if v1 and (op.body is not None or op.query or method not in SAFE_METHODS):
         answers["422"] = PROBLEMS["422"][0]
     if v1 or rule.endpoint == "operations.readyz":
         answers["503"] = PROBLEMS["503"][0]

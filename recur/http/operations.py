@@ -6,16 +6,14 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, json
 
-from recur.commands.scheduler import run_due
 from recur.http.auth import require
+from recur.http.context import services
 from recur.http.errors import RETRY_AFTER_SECONDS, problem
 from recur.http.request_deadline import allow_seconds
+from recur.projections.queries.operations import database_answers
+from recur.scheduler import run_due
 
 bp = Blueprint("operations", __name__)
-
-
-def services() -> Any:
-    return current_app.extensions["recur"]
 
 
 @bp.get("/healthz")
@@ -30,7 +28,7 @@ def readyz() -> Response:
 
     checks: dict[str, str] = {}
     try:
-        services().db.fetchone("SELECT 1")
+        database_answers(services().db)
         checks["database"] = "ok"
     except Exception as error:  # noqa: BLE001 - any failure means not ready
         checks["database"] = f"unreachable: {error.__class__.__name__}"

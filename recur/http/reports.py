@@ -7,22 +7,19 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
 from recur.http.auth import Caller, require
+from recur.http.context import services
 from recur.http.export import file_response
 from recur.http.pagination import decode_cursor, encode_cursor, page_limit
 from recur.http.query import as_uuid, invalid, optional_uuid, within_accepted_dates
 from recur.http.request_deadline import allow_seconds
 from recur.http.views import iso
-from recur.projections import dashboard, reports
+from recur.projections.queries import dashboard, reports
 
 bp = Blueprint("reports", __name__)
 FORMATS = ("json", "csv", "xlsx")
-
-
-def services() -> Any:
-    return current_app.extensions["recur"]
 
 
 def _instant(field: str, raw: str, end_of_day: bool) -> datetime:

@@ -10,12 +10,12 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from recur.commands.sandbox_gateway import OUTCOMES
+from recur.domain.subscription import ORIGINS
+from recur.gateways.sandbox import OUTCOMES
 from recur.http import subscriptions
 from recur.http.schemas import PERIODICITIES
 
 STATUSES = subscriptions.STATUSES
-ORIGINS = ["customer", "seller", "admin"]
 
 
 # ---------------------------------------------------------------- representations (responses)
@@ -143,7 +143,7 @@ class PendingPlanChangeView(Schema):
 
 @representation
 class CancellationView(Schema):
-    origin = text("from the credentials that cancelled: subscriber -> customer, producer -> seller", validate=validate.OneOf(ORIGINS))
+    origin = text("from the credentials that cancelled: subscriber -> customer, producer -> seller", validate=validate.OneOf(list(ORIGINS)))
     reason = text(allow_none=True)
 
 

@@ -10,21 +10,22 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from recur.commands.billing import pay_boleto
 from recur.commands.clock import SystemClock
 from recur.commands.gateway import UnknownCardTokenError
-from recur.commands.sandbox_gateway import OUTCOMES, InvalidCardNumberError
-from recur.commands.scheduler import advance_clock
+from recur.gateways.sandbox import OUTCOMES, InvalidCardNumberError, SandboxGateway
 from recur.http.auth import public, require
+from recur.http.context import services
 from recur.http.errors import ApiError, not_found
 from recur.http.fields import StrictBoolean, Text
 from recur.http.limits import LATEST_INSTANT, SANDBOX_CLOCK_HORIZON
 from recur.http.request_deadline import allow_seconds
 from recur.http.schemas import load
 from recur.http.views import subscription_view
+from recur.scheduler import advance_clock
 
 bp = Blueprint("sandbox", __name__)
 
@@ -56,8 +57,12 @@ class AdvanceSchema(Schema):
             raise ValidationError("give either to, or days/hours", "to")
 
 
-def services() -> Any:
-    return current_app.extensions["recur"]
+def sandbox_gateway() -> SandboxGateway:
+    """Test cards and outcome queues exist only where the sandbox gateway is the one in use."""
+    gateway = services().gateway
+    if not isinstance(gateway, SandboxGateway):
+        raise not_found()
+    return gateway
 
 
 def clock_horizon(real_now: datetime) -> datetime:
@@ -75,7 +80,7 @@ def invalid_target(field: str, detail: str, message: str) -> ApiError:
 def create_card_token() -> tuple[dict[str, Any], int]:
     data = load(CardSchema(), request.get_json())
     try:
-        card = services().gateway.tokenize(str(data["number"]), int(data["exp_month"]), int(data["exp_year"]))  # type: ignore[call-overload]
+        card = sandbox_gateway().tokenize(str(data["number"]), int(data["exp_month"]), int(data["exp_year"]))  # type: ignore[call-overload]
     except InvalidCardNumberError as error:
         raise ApiError(422, "validation-error", "Invalid card", f"{error}: check the number", {"number": [str(error)]}) from None
     return {"token": card.token, "brand": card.brand, "last4": card.last4}, 201
@@ -86,7 +91,7 @@ def queue_outcomes(token: str) -> tuple[dict[str, Any], int]:
     require("admin")
     data = load(OutcomesSchema(), request.get_json())
     try:
-        services().gateway.queue_outcomes(token, list(data["outcomes"]))  # type: ignore[call-overload]
+        sandbox_gateway().queue_outcomes(token, list(data["outcomes"]))  # type: ignore[call-overload]
     except UnknownCardTokenError:
         raise not_found("card token") from None
     return {"token": token, "queued": data["outcomes"]}, 201

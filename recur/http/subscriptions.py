@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg2.extras
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 from marshmallow import Schema, fields, validate
 
 from recur.commands import subscriptions as commands
 from recur.commands.catalog import owned
+from recur.commands.history import NotYetStartedError, subscription_as_of, subscription_history
 from recur.domain.subscription import Subscription
 from recur.http.auth import Caller, check_subscription_access, require
+from recur.http.context import services
 from recur.http.errors import ApiError
 from recur.http.fields import EmailAddress, Text
 from recur.http.iso_codes import check_country
@@ -20,11 +21,11 @@ from recur.http.limits import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, MAX_REASON_LENG
 from recur.http.pagination import decode_cursor, encode_cursor, page_limit
 from recur.http.query import as_uuid
 from recur.http.schemas import PaymentMethodSchema, load
-from recur.http.views import subscription_row_view, subscription_view
+from recur.http.views import history_entry_view, subscription_row_view, subscription_view
+from recur.projections.queries.subscriptions import subscription_page
 
 bp = Blueprint("subscriptions", __name__)
 STATUSES = ["pending", "trialing", "active", "past_due", "inactive", "cancelled"]
-ORIGIN_OF = {"subscriber": "customer", "producer": "seller", "admin": "admin"}
 
 
 class SubscriberSchema(Schema):
@@ -56,10 +57,6 @@ class BillingDaySchema(Schema):
     day = fields.Integer(required=True, strict=True, validate=validate.Range(1, 28))
 
 
-def services() -> Any:
-    return current_app.extensions["recur"]
-
-
 def _subscription_for(caller: Caller, subscription_id: str) -> Subscription:
     check_subscription_access(caller, subscription_id)
     sub: Subscription = owned(services(), subscription_id, Subscription, caller.scope)
@@ -86,7 +83,6 @@ def get_subscription(subscription_id: str) -> dict[str, Any]:
 
 
 def _as_of(sub: Subscription, raw: str) -> Subscription:
-    """Replay the subscription's events up to the instant (in the subscription's own time)."""
     try:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
     except ValueError:
@@ -95,18 +91,10 @@ def _as_of(sub: Subscription, raw: str) -> Subscription:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    events = services().events
-    version = None
-    for stored in events.recorder.select_events(sub.id):
-        event = events.mapper.to_domain_event(stored)
-        at = getattr(event, "at", None) or getattr(event, "started_at", None) or event.timestamp
-        if at > moment:
-            break
-        version = event.originator_version
-    if version is None:
-        raise ApiError(404, "not-found", "Not found", "the subscription did not exist yet at that instant")
-    past: Subscription = events.load(sub.id, Subscription, version=version)
-    return past
+    try:
+        return subscription_as_of(services(), sub, moment)
+    except NotYetStartedError:
+        raise ApiError(404, "not-found", "Not found", "the subscription did not exist yet at that instant") from None
 
 
 @bp.get("/v1/subscriptions")
@@ -114,64 +102,29 @@ def list_subscriptions() -> dict[str, Any]:
     caller = require("producer", "admin")
     limit = page_limit()
     after = decode_cursor(request.args.get("cursor"))
-    where, params = ["true"], []
-    if caller.producer_id:
-        where.append("producer_id = %s")
-        params.append(caller.producer_id)
-    for name in ("product_id", "plan_id", "producer_id"):
-        value = request.args.get(name)
-        if value:
-            as_uuid(name, value)
-            where.append(f"{name} = %s")
-            params.append(value)
+    filters: dict[str, str | None] = {name: as_uuid(name, request.args[name]) if request.args.get(name) else None
+                                      for name in ("product_id", "plan_id", "producer_id")}
     status = request.args.get("status")
     if status:
         if status not in STATUSES:
             raise ApiError(
                 422, "validation-error", "Invalid request", f"status must be one of {', '.join(STATUSES)}", {"status": ["unknown status"]}
             )
-        where.append("status = %s")
-        params.append(status)
-    if after:
-        where.append("(started_at, id) > (%s::timestamptz, %s::uuid)")
-        params.extend(after)
-    sql = f"SELECT * FROM rm_subscriptions WHERE {' AND '.join(where)} ORDER BY started_at, id LIMIT %s"
-    params.append(limit + 1)
-    with services().db.transaction() as cur:
-        cur.execute("SET LOCAL statement_timeout = '10s'")
-        dict_cur = cur.connection.cursor(cursor_factory=psycopg2.extras.RealDictCursor)
-        dict_cur.execute(sql, params)
-        rows = dict_cur.fetchall()
-    items = [subscription_row_view(r) for r in rows[:limit]]
-    next_cursor = encode_cursor(rows[limit - 1]["started_at"], rows[limit - 1]["id"]) if len(rows) > limit else None
-    return {"items": items, "next_cursor": next_cursor}
+        filters["status"] = status
+    if caller.producer_id:
+        if filters["producer_id"] not in (None, caller.producer_id):
+            return {"items": [], "next_cursor": None}  # another tenant's: none of them are yours
+        filters["producer_id"] = caller.producer_id
+    page = subscription_page(services().db, filters, after, limit)
+    next_cursor = encode_cursor(*page.next_after) if page.next_after else None
+    return {"items": [subscription_row_view(r) for r in page.rows], "next_cursor": next_cursor}
 
 
 @bp.get("/v1/subscriptions/<subscription_id>/events")
 def subscription_events(subscription_id: str) -> dict[str, Any]:
     caller = require("producer", "admin", "subscriber")
     sub = _subscription_for(caller, subscription_id)
-    events = services().events
-    from recur.consumers.encoding import PRIVATE_FIELDS, _jsonable
-
-    items = []
-    for stored in events.recorder.select_events(sub.id):
-        event = events.mapper.to_domain_event(stored)
-        state = dict(event.__dict__)
-        actor = state.pop("actor", None)
-        at = state.get("at") or state.get("started_at") or event.timestamp
-        items.append(
-            {
-                "version": event.originator_version,
-                "type": f"recur.subscription.{type(event).__name__}",
-                "occurred_at": at.isoformat(),
-                "recorded_at": event.timestamp.isoformat(),
-                "actor": {"kind": actor["kind"], "id": actor["id"]} if actor else None,
-                "request_id": actor.get("request_id") if actor else None,
-                "data": {k: _jsonable(v) for k, v in state.items() if k not in PRIVATE_FIELDS},
-            }
-        )
-    return {"items": items}
+    return {"items": [history_entry_view(entry) for entry in subscription_history(services(), sub)]}
 
 
 @bp.post("/v1/subscriptions/<subscription_id>/cancel")
@@ -183,7 +136,7 @@ def cancel(subscription_id: str) -> dict[str, Any]:
         services(),
         subscription_id,
         caller.scope,
-        ORIGIN_OF[caller.kind],
+        commands.ORIGIN_OF[caller.kind],
         data["reason"],  # type: ignore[arg-type]
         str(data["when"]),
         caller.actor(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from recur.commands.history import HistoryEntry
 from recur.domain.catalog import Offer, Plan, Product
 from recur.domain.subscription import Subscription
 
@@ -122,4 +123,16 @@ def subscription_row_view(row: dict[str, Any]) -> dict[str, Any]:
         else None,
         "updated_at": iso(row["updated_at"]),
         "version": row["version"],
+    }
+
+
+def history_entry_view(entry: HistoryEntry) -> dict[str, Any]:
+    return {
+        "version": entry.version,
+        "type": entry.type,
+        "occurred_at": iso(entry.occurred_at),
+        "recorded_at": iso(entry.recorded_at),
+        "actor": entry.actor,
+        "request_id": entry.request_id,
+        "data": entry.data,
     }

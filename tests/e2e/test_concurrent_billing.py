@@ -33,7 +33,7 @@ BILL_PROCESSES = 2
 # `recur bill`, imported ahead and held at a gate (a line on stdin), so that the processes race
 # the HTTP billing runs instead of arriving after them because of their start-up time.
 GATED_BILL = (
-    "import sys; import recur.cli, recur.commands.scheduler, recur.commands.services; "
+    "import sys; import recur.cli, recur.scheduler, recur.bootstrap; "
     "print('ready', flush=True); sys.stdin.readline(); recur.cli.main(['bill'], prog_name='recur')"
 )
 

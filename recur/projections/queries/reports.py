@@ -5,17 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import psycopg2.extras
-
 from recur.db import Database
-
-
-def _rows(db: Database, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    with db.transaction() as cur:
-        cur.execute("SET LOCAL statement_timeout = '30s'")
-        dict_cur = cur.connection.cursor(cursor_factory=psycopg2.extras.RealDictCursor)
-        dict_cur.execute(sql, params)
-        return [dict(r) for r in dict_cur.fetchall()]
+from recur.projections.queries.rows import dict_rows
 
 
 def _page(db: Database, sql: str, params: list[Any], product_column: str, product_id: str | None,
@@ -32,7 +23,7 @@ def _page(db: Database, sql: str, params: list[Any], product_column: str, produc
     if limit:
         sql += " LIMIT %s"
         params.append(limit)
-    return _rows(db, sql, params)
+    return dict_rows(db, sql, params, timeout="30s")
 
 
 TRANSACTION_ORDER = ("t.created_at", "t.transaction_id", "text")
