@@ -7,6 +7,7 @@ from typing import Any
 from recur.commands import credentials
 from recur.commands.app import NotFoundError
 from recur.commands.services import Services
+from recur.commands.versions import ANY_VERSION, Expected, check_version
 from recur.domain.actor import Actor
 from recur.domain.catalog import Offer, Plan, Producer, Product, check_price
 from recur.domain.errors import RuleViolationError
@@ -42,6 +43,14 @@ def owned(s: Services, aggregate_id: str, kind: type[Any], producer_id: str | No
     return aggregate
 
 
+def visible_producer(s: Services, producer_id: str, caller_producer_id: str | None) -> Producer:
+    """A producer as the admin (any) or a producer (itself only) may see it."""
+    producer: Producer = s.events.load(producer_id, Producer)
+    if caller_producer_id is not None and str(producer.id) != caller_producer_id:
+        raise NotFoundError(producer_id)
+    return producer
+
+
 def create_product(s: Services, producer_id: str, name: str, actor: Actor) -> Product:
     s.events.load(producer_id, Producer)
     product = Product(producer_id=producer_id, name=name, actor=actor)
@@ -68,8 +77,10 @@ def define_plan(s: Services, product_id: str, caller_producer_id: str | None, fi
     return plan
 
 
-def revise_plan(s: Services, plan_id: str, caller_producer_id: str | None, changes: dict[str, Any], actor: Actor) -> Plan:
+def revise_plan(s: Services, plan_id: str, caller_producer_id: str | None, changes: dict[str, Any], actor: Actor,
+                expected: Expected = ANY_VERSION) -> Plan:
     plan: Plan = owned(s, plan_id, Plan, caller_producer_id)
+    check_version(plan, expected)
     if "retry_policy" in changes:
         merged = {**plan.retry_policy, **changes["retry_policy"]}
         changes = {**changes, "retry_policy": RetryPolicy.from_dict(merged).as_dict()}
@@ -89,8 +100,10 @@ def create_offer(s: Services, plan_id: str, caller_producer_id: str | None, name
     return offer
 
 
-def revise_offer(s: Services, offer_id: str, caller_producer_id: str | None, changes: dict[str, Any], actor: Actor) -> Offer:
+def revise_offer(s: Services, offer_id: str, caller_producer_id: str | None, changes: dict[str, Any], actor: Actor,
+                 expected: Expected = ANY_VERSION) -> Offer:
     offer: Offer = owned(s, offer_id, Offer, caller_producer_id)
+    check_version(offer, expected)
     offer.revise(changes, actor)
     s.events.store(offer)
     return offer

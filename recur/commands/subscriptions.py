@@ -15,6 +15,7 @@ from recur.commands.app import ConcurrentModificationError, NotFoundError
 from recur.commands.billing import finish_charge
 from recur.commands.catalog import owned
 from recur.commands.services import Services
+from recur.commands.versions import ANY_VERSION, Expected, check_version
 from recur.domain.actor import Actor
 from recur.domain.catalog import Offer, Plan
 from recur.domain.errors import RuleViolationError
@@ -93,10 +94,13 @@ def subscription_for_token(s: Services, token: str) -> Subscription | None:
     return sub if presented.matches(sub.subscriber_token_hash) else None
 
 
-def mutate(s: Services, sub_id: str, caller: str | None, verb: Callable[[Subscription], None]) -> Subscription:
-    """Load, apply one verb, save; on a concurrent write, redo it on fresh state."""
+def mutate(s: Services, sub_id: str, caller: str | None, verb: Callable[[Subscription], None],
+           expected: Expected = ANY_VERSION) -> Subscription:
+    """Load, apply one verb, save; on a concurrent write, redo it on fresh state (unless the client asked for the
+    version it had seen: then the fresh state is not what it decided on)."""
     for attempt in range(ATTEMPTS):
         sub: Subscription = owned(s, sub_id, Subscription, caller)
+        check_version(sub, expected)
         verb(sub)
         try:
             s.events.store(sub)
@@ -107,31 +111,35 @@ def mutate(s: Services, sub_id: str, caller: str | None, verb: Callable[[Subscri
     raise AssertionError("unreachable")
 
 
-def cancel(s: Services, sub_id: str, caller: str | None, origin: str, reason: str | None, when: str, actor: Actor) -> Subscription:
-    return mutate(s, sub_id, caller, lambda sub: sub.cancel(origin, reason, when, s.clock.now(), actor))
+def cancel(s: Services, sub_id: str, caller: str | None, origin: str, reason: str | None, when: str, actor: Actor,
+           expected: Expected = ANY_VERSION) -> Subscription:
+    return mutate(s, sub_id, caller, lambda sub: sub.cancel(origin, reason, when, s.clock.now(), actor), expected)
 
 
-def change_plan(s: Services, sub_id: str, caller: str | None, plan_id: str, offer_id: str | None, actor: Actor) -> Subscription:
+def change_plan(s: Services, sub_id: str, caller: str | None, plan_id: str, offer_id: str | None, actor: Actor,
+                expected: Expected = ANY_VERSION) -> Subscription:
     current: Subscription = owned(s, sub_id, Subscription, caller)
     plan: Plan = owned(s, plan_id, Plan, str(current.producer_id))
     installments = min(current.installments, plan.max_installments)
     terms = terms_of(s, plan, offer_id, installments, str(current.producer_id))
-    return mutate(s, sub_id, caller, lambda sub: sub.change_plan(terms, plan.product_id, s.clock.now(), actor))
+    return mutate(s, sub_id, caller, lambda sub: sub.change_plan(terms, plan.product_id, s.clock.now(), actor), expected)
 
 
-def change_payment_method(s: Services, sub_id: str, caller: str | None, fields: dict[str, Any], actor: Actor) -> Subscription:
+def change_payment_method(s: Services, sub_id: str, caller: str | None, fields: dict[str, Any], actor: Actor,
+                          expected: Expected = ANY_VERSION) -> Subscription:
     method = payment_method_of(s, fields)
-    return mutate(s, sub_id, caller, lambda sub: sub.change_payment_method(method, s.clock.now(), actor))
+    return mutate(s, sub_id, caller, lambda sub: sub.change_payment_method(method, s.clock.now(), actor), expected)
 
 
-def change_billing_day(s: Services, sub_id: str, caller: str | None, day: int, actor: Actor) -> Subscription:
-    return mutate(s, sub_id, caller, lambda sub: sub.change_billing_day(day, s.clock.now(), actor))
+def change_billing_day(s: Services, sub_id: str, caller: str | None, day: int, actor: Actor,
+                       expected: Expected = ANY_VERSION) -> Subscription:
+    return mutate(s, sub_id, caller, lambda sub: sub.change_billing_day(day, s.clock.now(), actor), expected)
 
 
-def reprocess(s: Services, sub_id: str, caller: str | None, actor: Actor) -> Subscription:
+def reprocess(s: Services, sub_id: str, caller: str | None, actor: Actor, expected: Expected = ANY_VERSION) -> Subscription:
     """Charge the overdue installment now."""
     requests = []
-    sub = mutate(s, sub_id, caller, lambda sub: requests.append(sub.begin_charge(s.clock.now(), actor, reprocess=True)))
+    sub = mutate(s, sub_id, caller, lambda sub: requests.append(sub.begin_charge(s.clock.now(), actor, reprocess=True)), expected)
     request = requests[-1]
     if request is None:
         return sub

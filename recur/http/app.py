@@ -8,6 +8,7 @@ from flask import Flask, Response, g, request
 
 from recur.commands.services import Services
 from recur.http import catalog, dashboard_page, docs_page, metrics, openapi, operations, reports, sandbox, subscriptions
+from recur.http.conditional import register_conditional
 from recur.http.context import EXTENSION
 from recur.http.errors import not_found, register_error_handlers
 from recur.http.fields import unstorable
@@ -46,6 +47,7 @@ def create_app(services: Services) -> Flask:
     metrics.register_metrics(app)
     register_error_handlers(app)
     register_idempotency(app)
+    register_conditional(app)
     app.register_blueprint(operations.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(openapi.bp)  # the document is built on first use, from every route registered by then

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, Response, request
 from marshmallow import Schema, fields, validate
 
 from recur.commands import catalog as commands
 from recur.commands.catalog import owned
 from recur.domain.catalog import Offer, Plan, Product
 from recur.http.auth import require
+from recur.http.conditional import created, expected_version, tags_version, versioned
 from recur.http.context import services
 from recur.http.errors import ApiError
 from recur.http.fields import EmailAddress, Text
@@ -18,7 +19,7 @@ from recur.http.limits import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH
 from recur.http.pagination import decode_cursor, encode_cursor, page_limit
 from recur.http.query import as_uuid
 from recur.http.schemas import PERIODICITIES, MoneySchema, RetryPolicySchema, load
-from recur.http.views import iso, offer_view, plan_view, product_view
+from recur.http.views import iso, offer_view, plan_view, producer_view, product_view
 from recur.projections.queries.catalog import list_products as products_page
 
 bp = Blueprint("catalog", __name__)
@@ -62,15 +63,26 @@ class OfferPatchSchema(Schema):
 
 
 @bp.post("/v1/producers")
+@created("/v1/producers/{id}")
 def register_producer() -> tuple[dict[str, Any], int]:
     caller = require("admin")
     data = load(ProducerSchema(), request.get_json())
     producer, api_key = commands.register_producer(services(), str(data["name"]), str(data["email"]), caller.actor())
-    return {"id": str(producer.id), "name": producer.name, "email": producer.email, "api_key": api_key}, 201
+    return {**producer_view(producer), "api_key": api_key}, 201
+
+
+@bp.get("/v1/producers/<producer_id>")
+def get_producer(producer_id: str) -> Response:
+    """Read a producer (the admin, or the producer itself)"""
+    caller = require("admin", "producer")
+    producer = commands.visible_producer(services(), producer_id, caller.scope)
+    return versioned(producer_view(producer), producer.version)
 
 
 @bp.post("/v1/products")
-def create_product() -> tuple[dict[str, Any], int]:
+@created("/v1/products/{id}")
+@tags_version
+def create_product() -> Response:
     caller = require("producer", "admin")
     data = load(ProductSchema(), request.get_json())
     producer_id = caller.producer_id or (str(data["producer_id"]) if data.get("producer_id") else None)
@@ -83,7 +95,7 @@ def create_product() -> tuple[dict[str, Any], int]:
             {"producer_id": ["required for admin credentials"]},
         )
     product = commands.create_product(services(), producer_id, str(data["name"]), caller.actor())
-    return product_view(product), 201
+    return versioned(product_view(product), product.version, 201)
 
 
 @bp.get("/v1/products")
@@ -99,48 +111,57 @@ def list_products() -> dict[str, Any]:
 
 
 @bp.get("/v1/products/<product_id>")
-def get_product(product_id: str) -> dict[str, Any]:
+def get_product(product_id: str) -> Response:
     caller = require("producer", "admin")
-    return product_view(owned(services(), product_id, Product, caller.scope))
+    product = owned(services(), product_id, Product, caller.scope)
+    return versioned(product_view(product), product.version)
 
 
 @bp.post("/v1/products/<product_id>/plans")
-def define_plan(product_id: str) -> tuple[dict[str, Any], int]:
+@created("/v1/plans/{id}")
+@tags_version
+def define_plan(product_id: str) -> Response:
     caller = require("producer", "admin")
     data = load(PlanSchema(), request.get_json())
     plan = commands.define_plan(services(), product_id, caller.scope, data, caller.actor())
-    return plan_view(plan), 201
+    return versioned(plan_view(plan), plan.version, 201)
 
 
 @bp.get("/v1/plans/<plan_id>")
-def get_plan(plan_id: str) -> dict[str, Any]:
+def get_plan(plan_id: str) -> Response:
     caller = require("producer", "admin", "subscriber")
-    return plan_view(owned(services(), plan_id, Plan, caller.scope))
+    plan = owned(services(), plan_id, Plan, caller.scope)
+    return versioned(plan_view(plan), plan.version)
 
 
 @bp.patch("/v1/plans/<plan_id>")
-def revise_plan(plan_id: str) -> dict[str, Any]:
+def revise_plan(plan_id: str) -> Response:
     caller = require("producer", "admin")
     data = load(PlanPatchSchema(), request.get_json())
-    return plan_view(commands.revise_plan(services(), plan_id, caller.scope, data, caller.actor()))
+    plan = commands.revise_plan(services(), plan_id, caller.scope, data, caller.actor(), expected_version())
+    return versioned(plan_view(plan), plan.version)
 
 
 @bp.post("/v1/plans/<plan_id>/offers")
-def create_offer(plan_id: str) -> tuple[dict[str, Any], int]:
+@created("/v1/offers/{id}")
+@tags_version
+def create_offer(plan_id: str) -> Response:
     caller = require("producer", "admin")
     data = load(OfferSchema(), request.get_json())
     offer = commands.create_offer(services(), plan_id, caller.scope, str(data["name"]), data["price"], caller.actor())  # type: ignore[arg-type]
-    return offer_view(offer), 201
+    return versioned(offer_view(offer), offer.version, 201)
 
 
 @bp.get("/v1/offers/<offer_id>")
-def get_offer(offer_id: str) -> dict[str, Any]:
+def get_offer(offer_id: str) -> Response:
     caller = require("producer", "admin")
-    return offer_view(owned(services(), offer_id, Offer, caller.scope))
+    offer = owned(services(), offer_id, Offer, caller.scope)
+    return versioned(offer_view(offer), offer.version)
 
 
 @bp.patch("/v1/offers/<offer_id>")
-def revise_offer(offer_id: str) -> dict[str, Any]:
+def revise_offer(offer_id: str) -> Response:
     caller = require("producer", "admin")
     data = load(OfferPatchSchema(), request.get_json())
-    return offer_view(commands.revise_offer(services(), offer_id, caller.scope, data, caller.actor()))
+    offer = commands.revise_offer(services(), offer_id, caller.scope, data, caller.actor(), expected_version())
+    return versioned(offer_view(offer), offer.version)

@@ -47,6 +47,7 @@ from recur.http.representations import (
     ProductView,
     QueuedOutcomesView,
     ReadinessView,
+    RegisteredProducerView,
     SalesReportView,
     StartedSubscriptionView,
     SubscriptionPageView,
@@ -138,6 +139,8 @@ PROBLEMS = {
     "401": ("Unauthorized", "no credentials, or credentials that are not valid"),
     "404": ("NotFound", "no such resource, or it is not yours (another tenant's ids are never confirmed)"),
     "409": ("Conflict", "not allowed in the current state, a concurrent modification, or the same Idempotency-Key still in progress"),
+    "412": ("PreconditionFailed", "If-Match names a version the resource has left: read it again (the current ETag is in this "
+            "answer's ETag header), then decide again"),
     "413": ("TooLarge", f"the body is larger than {MAX_BODY_BYTES} bytes"),
     "422": ("Invalid", "invalid input: `errors` names each field (also an Idempotency-Key reused with another body)"),
     "503": ("Unavailable", "a dependency (the database) is down; retry shortly"),
@@ -179,6 +182,8 @@ class Operation:
     query: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     description: str = ""
     pages: dict[int, str] = field(default_factory=dict)  # other answers that are HTML pages: status -> when
+    etag: bool = False  # the answer is an aggregate's representation, with its version as ETag
+    if_match: bool = False  # honours If-Match (412 when stale)
 
 
 SIGN_IN_FORM = {
@@ -204,28 +209,33 @@ OPERATIONS: dict[str, Operation] = {
     "openapi.openapi_document": Operation("Operations", "This OpenAPI 3.1 document"),
     "docs_page.docs": Operation("Operations", "This API as an HTML page", media=("text/html",)),
     "catalog.register_producer": Operation(
-        "Catalog", "Register a producer", ADMIN, catalog.ProducerSchema, response=ProducerView, status=201,
+        "Catalog", "Register a producer", ADMIN, catalog.ProducerSchema, response=RegisteredProducerView, status=201,
         description="The response carries the producer's `api_key`, shown only this once.",
     ),
+    "catalog.get_producer": Operation("Catalog", "Read a producer", PRODUCER, response=ProducerView, etag=True,
+                                      description="The admin reads any producer; a producer only itself."),
     "catalog.create_product": Operation(
-        "Catalog", "Create a product", PRODUCER, catalog.ProductSchema, response=ProductView, status=201,
+        "Catalog", "Create a product", PRODUCER, catalog.ProductSchema, response=ProductView, status=201, etag=True,
         description="Admin credentials must name the producer with `producer_id`.",
     ),
     "catalog.list_products": Operation("Catalog", "List products", PRODUCER, response=ProductPageView, query=(TENANT, *page_params())),
-    "catalog.get_product": Operation("Catalog", "Read a product", PRODUCER, response=ProductView),
-    "catalog.define_plan": Operation("Catalog", "Define a plan of a product", PRODUCER, catalog.PlanSchema, response=PlanView, status=201),
-    "catalog.get_plan": Operation("Catalog", "Read a plan", ANY_CALLER, response=PlanView),
+    "catalog.get_product": Operation("Catalog", "Read a product", PRODUCER, response=ProductView, etag=True),
+    "catalog.define_plan": Operation("Catalog", "Define a plan of a product", PRODUCER, catalog.PlanSchema, response=PlanView, status=201,
+                                     etag=True),
+    "catalog.get_plan": Operation("Catalog", "Read a plan", ANY_CALLER, response=PlanView, etag=True),
     "catalog.revise_plan": Operation(
-        "Catalog", "Revise a plan", PRODUCER, catalog.PlanPatchSchema, response=PlanView,
+        "Catalog", "Revise a plan", PRODUCER, catalog.PlanPatchSchema, response=PlanView, etag=True, if_match=True,
         description="A new price applies to subscriptions started afterwards only.",
     ),
     "catalog.create_offer": Operation("Catalog", "Create an offer (another price) of a plan", PRODUCER, catalog.OfferSchema,
-                                      response=OfferView, status=201),
-    "catalog.get_offer": Operation("Catalog", "Read an offer", PRODUCER, response=OfferView),
-    "catalog.revise_offer": Operation("Catalog", "Revise an offer", PRODUCER, catalog.OfferPatchSchema, response=OfferView,
+                                      response=OfferView, status=201, etag=True),
+    "catalog.get_offer": Operation("Catalog", "Read an offer", PRODUCER, response=OfferView, etag=True),
+    "catalog.revise_offer": Operation("Catalog", "Revise an offer", PRODUCER, catalog.OfferPatchSchema, response=OfferView, etag=True,
+                                      if_match=True,
                                       description="Applies to new subscribers only."),
     "subscriptions.start_subscription": Operation(
         "Subscriptions", "Start a subscription", PRODUCER, subscriptions.StartSchema, response=StartedSubscriptionView, status=201,
+        etag=True,
         description="With a trial: `trialing`. Without: the first charge runs now; approved -> `active`, declined -> `pending`. "
         "Boleto: a boleto is issued and the subscription becomes `active` when it is paid.",
     ),
@@ -240,25 +250,27 @@ OPERATIONS: dict[str, Operation] = {
         ),
     ),
     "subscriptions.get_subscription": Operation(
-        "Subscriptions", "Read a subscription", ANY_CALLER, response=SubscriptionView,
+        "Subscriptions", "Read a subscription", ANY_CALLER, response=SubscriptionView, etag=True,
         query=(query("as_of", "the state at this instant, rebuilt from its events", {"type": "string", "format": "date-time"}),),
     ),
     "subscriptions.subscription_events": Operation("Subscriptions", "The subscription's audit trail: its events in order", ANY_CALLER,
                                                    response=EventListView),
     "subscriptions.cancel": Operation(
         "Subscriptions", "Cancel a subscription", ANY_CALLER, subscriptions.CancelSchema, body_required=False, response=SubscriptionView,
+        etag=True, if_match=True,
         description="The origin comes from the credentials: subscriber -> customer, producer -> seller, admin -> admin.",
     ),
     "subscriptions.change_plan": Operation(
         "Subscriptions", "Change plan at the next renewal", ANY_CALLER, subscriptions.ChangePlanSchema, response=SubscriptionView,
+        etag=True, if_match=True,
         description="Same product only; the next cycle is billed with the new plan's price and periodicity.",
     ),
     "subscriptions.change_payment_method": Operation("Subscriptions", "Replace the payment method", ANY_CALLER, PaymentMethodSchema,
-                                                     response=SubscriptionView),
+                                                     response=SubscriptionView, etag=True, if_match=True),
     "subscriptions.change_billing_day": Operation("Subscriptions", "Move the next charges to a day of the month", ANY_CALLER,
-                                                  subscriptions.BillingDaySchema, response=SubscriptionView),
+                                                  subscriptions.BillingDaySchema, response=SubscriptionView, etag=True, if_match=True),
     "subscriptions.reprocess": Operation(
-        "Subscriptions", "Charge the overdue installment now", ANY_CALLER, response=SubscriptionView,
+        "Subscriptions", "Charge the overdue installment now", ANY_CALLER, response=SubscriptionView, etag=True, if_match=True,
         description="For `past_due` or `inactive` subscriptions; approved -> `active` again.",
     ),
     "reports.sales_report": Operation("Reports", "Sales: transactions created or updated in the period", PRODUCER,
@@ -293,9 +305,10 @@ OPERATIONS: dict[str, Operation] = {
         description="; ".join(f"{number}: {outcome}" for number, outcome in TEST_CARDS.items())
         + "; other numbers passing Luhn approve; failing Luhn is a 422.",
     ),
+    "sandbox.get_card_token": Operation("Sandbox", "Read a test card's token", ADMIN, response=CardTokenView),
     "sandbox.queue_outcomes": Operation("Sandbox", "Queue the results of a test card's next charges", ADMIN, sandbox.OutcomesSchema,
                                         response=QueuedOutcomesView, status=201),
-    "sandbox.pay": Operation("Sandbox", "The bank reports a boleto paid", ADMIN, response=SubscriptionView),
+    "sandbox.pay": Operation("Sandbox", "The bank reports a boleto paid", ADMIN, response=SubscriptionView, etag=True),
     "sandbox.get_clock": Operation("Sandbox", "The sandbox clock", ADMIN, response=ClockView),
     "sandbox.advance": Operation(
         "Sandbox", "Move the sandbox clock forward and run everything that fell due", ADMIN, sandbox.AdvanceSchema,
@@ -339,13 +352,15 @@ def operation(app: Flask, rule: Rule, method: str, path_parameters: list[dict[st
     parameters: list[Any] = [*path_parameters, *op.query]
     if method == "POST":
         parameters.append("IdempotencyKey")
+    if op.if_match:
+        parameters.append("IfMatch")
     result: dict[str, Any] = {
         "operationId": rule.endpoint,
         "tags": [op.tag],
         "summary": op.summary,
         "parameters": parameters,
         "security": [{role: []} for role in op.roles],
-        "responses": responses(op, rule, method, described),
+        "responses": responses(op, rule, method, described, app.view_functions.get(rule.endpoint)),
     }
     if op.description:
         result["description"] = op.description
@@ -356,7 +371,7 @@ def operation(app: Flask, rule: Rule, method: str, path_parameters: list[dict[st
     return result
 
 
-def responses(op: Operation, rule: Rule, method: str, described: bool) -> dict[str, Any]:
+def responses(op: Operation, rule: Rule, method: str, described: bool, view: Any) -> dict[str, Any]:
     """The success response, then the problems this route can answer (every /v1 route is behind the database)."""
     if not described:
         success: dict[str, Any] = {"description": "success", "content": {"application/json": {"schema": {"type": "object"}}}}
@@ -371,6 +386,13 @@ def responses(op: Operation, rule: Rule, method: str, described: bool) -> dict[s
         success = {"description": "see other" if op.status == 303 else "success"}
         if content:
             success["content"] = content
+        headers = {}
+        if op.etag:
+            headers["ETag"] = {"$ref": "#/components/headers/ETag"}
+        if op.status == 201 and getattr(view, "location", None):
+            headers["Location"] = {"description": "the path of what was created", "schema": {"type": "string"}}
+        if headers:
+            success["headers"] = headers
         answers = {str(op.status): success}
         for status, when in op.pages.items():
             answers[str(status)] = {"description": when, "content": {"text/html": {"schema": {"type": "string"}}}}
@@ -381,6 +403,8 @@ def responses(op: Operation, rule: Rule, method: str, described: bool) -> dict[s
         answers["404"] = PROBLEMS["404"][0]
     if v1 and method not in SAFE_METHODS:
         answers["409"] = PROBLEMS["409"][0]
+    if op.if_match:
+        answers["412"] = PROBLEMS["412"][0]
     if v1 and op.body is not None:
         answers["400"], answers["413"] = PROBLEMS["400"][0], PROBLEMS["413"][0]
     if v1 and (op.body is not None or op.query or method not in SAFE_METHODS):
@@ -411,6 +435,21 @@ def build_spec(app: Flask) -> dict[str, Any]:
             "the same key with another body is a 422.",
             "schema": {"type": "string", "maxLength": 255},
         },
+    )
+    spec.components.parameter(
+        "IfMatch",
+        "header",
+        {
+            "name": "If-Match",
+            "required": False,
+            "description": "The ETag of the version you read (`\"7\"`): the change is made only if the resource is still at "
+            "that version, else 412. Without it, no check.",
+            "schema": {"type": "string", "maxLength": 1000},
+        },
+    )
+    spec.components.header(
+        "ETag", {"description": "the resource's version, quoted (`\"7\"`): send it back in If-Match to change it only if no one "
+                 "else did meanwhile", "schema": {"type": "string"}}
     )
     spec.components.schema("Problem", schema=ProblemView)
     for status, (name, description) in PROBLEMS.items():

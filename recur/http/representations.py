@@ -67,15 +67,30 @@ class ProducerView(Schema):
     id = uuid()
     name = text()
     email = fields.Email()
-    api_key = text("the producer's credential; returned only once, keep it")
+    created_at = instant()
+    version = fields.Integer(metadata={"description": "the aggregate's version: grows with every change"})
 
 
 @representation
-class ProductView(Schema):
+class RegisteredProducerView(ProducerView):
+    api_key = text("the producer's credential; returned only once, keep it")
+
+
+class ProductFields(Schema):
     id = uuid()
     producer_id = uuid()
     name = text()
     created_at = instant()
+
+
+@representation
+class ProductView(ProductFields):
+    version = fields.Integer(metadata={"description": "the aggregate's version: grows with every change"})
+
+
+@representation
+class ProductSummaryView(ProductFields):
+    """A list item: the read model's columns."""
 
 
 @representation
@@ -328,7 +343,7 @@ def page_of(item: type[Schema], name: str, **extra: fields.Field) -> type[Schema
     return representation(Schema.from_dict(shape, name=name))
 
 
-ProductPageView = page_of(ProductView, "ProductPageView")
+ProductPageView = page_of(ProductSummaryView, "ProductPageView")
 SubscriptionPageView = page_of(SubscriptionSummaryView, "SubscriptionPageView")
 SalesReportView = page_of(SaleView, "SalesReportView", **{"from": instant(), "to": instant()})
 SubscriptionsReportView = page_of(SubscriptionReportItemView, "SubscriptionsReportView", **{"from": instant(), "to": instant()})

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, Response, request
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from recur.commands.billing import pay_boleto
@@ -18,6 +18,7 @@ from recur.commands.clock import SystemClock
 from recur.commands.gateway import UnknownCardTokenError
 from recur.gateways.sandbox import OUTCOMES, InvalidCardNumberError, SandboxGateway
 from recur.http.auth import public, require
+from recur.http.conditional import created, tags_version, versioned
 from recur.http.context import services
 from recur.http.errors import ApiError, not_found
 from recur.http.fields import StrictBoolean, Text
@@ -77,6 +78,7 @@ def invalid_target(field: str, detail: str, message: str) -> ApiError:
 
 @bp.post("/v1/sandbox/card-tokens")
 @public
+@created("/v1/sandbox/card-tokens/{token}")
 def create_card_token() -> tuple[dict[str, Any], int]:
     data = load(CardSchema(), request.get_json())
     try:
@@ -86,7 +88,19 @@ def create_card_token() -> tuple[dict[str, Any], int]:
     return {"token": card.token, "brand": card.brand, "last4": card.last4}, 201
 
 
+@bp.get("/v1/sandbox/card-tokens/<token>")
+def get_card_token(token: str) -> dict[str, Any]:
+    """Read a test card's token: its brand and last 4 digits"""
+    require("admin")
+    try:
+        card = sandbox_gateway().describe_token(token)
+    except UnknownCardTokenError:
+        raise not_found("card token") from None
+    return {"token": card.token, "brand": card.brand, "last4": card.last4}
+
+
 @bp.post("/v1/sandbox/card-tokens/<token>/outcomes")
+@created("/v1/sandbox/card-tokens/{token}")
 def queue_outcomes(token: str) -> tuple[dict[str, Any], int]:
     require("admin")
     data = load(OutcomesSchema(), request.get_json())
@@ -98,12 +112,13 @@ def queue_outcomes(token: str) -> tuple[dict[str, Any], int]:
 
 
 @bp.post("/v1/sandbox/boletos/<boleto_id>/pay")
-def pay(boleto_id: str) -> dict[str, Any]:
+@tags_version
+def pay(boleto_id: str) -> Response:
     require("admin")
     sub = pay_boleto(services(), boleto_id, {"kind": "system", "id": "bank", "request_id": ""})
     if sub is None:
         raise not_found("boleto")
-    return subscription_view(sub)
+    return versioned(subscription_view(sub), sub.version)
 
 
 @bp.get("/v1/sandbox/clock")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, Response, request
 from marshmallow import Schema, fields, validate
 
 from recur.commands import subscriptions as commands
@@ -13,6 +13,7 @@ from recur.commands.catalog import owned
 from recur.commands.history import NotYetStartedError, subscription_as_of, subscription_history
 from recur.domain.subscription import Subscription
 from recur.http.auth import Caller, check_subscription_access, require
+from recur.http.conditional import created, expected_version, tags_version, versioned
 from recur.http.context import services
 from recur.http.errors import ApiError
 from recur.http.fields import EmailAddress, Text
@@ -64,22 +65,24 @@ def _subscription_for(caller: Caller, subscription_id: str) -> Subscription:
 
 
 @bp.post("/v1/subscriptions")
-def start_subscription() -> tuple[dict[str, Any], int]:
+@created("/v1/subscriptions/{id}")
+@tags_version
+def start_subscription() -> Response:
     caller = require("producer", "admin")
     data = load(StartSchema(), request.get_json())
     data = {**data, "plan_id": str(data["plan_id"]), "offer_id": str(data["offer_id"]) if data["offer_id"] else None}
     sub, token = commands.start_subscription(services(), caller.scope, data, caller.actor())
-    return {**subscription_view(sub), "subscriber_token": token}, 201
+    return versioned({**subscription_view(sub), "subscriber_token": token}, sub.version, 201)
 
 
 @bp.get("/v1/subscriptions/<subscription_id>")
-def get_subscription(subscription_id: str) -> dict[str, Any]:
+def get_subscription(subscription_id: str) -> Response:
     caller = require("producer", "admin", "subscriber")
     sub = _subscription_for(caller, subscription_id)
     as_of = request.args.get("as_of")
     if as_of:
         sub = _as_of(sub, as_of)
-    return subscription_view(sub)
+    return versioned(subscription_view(sub), sub.version)
 
 
 def _as_of(sub: Subscription, raw: str) -> Subscription:
@@ -128,7 +131,8 @@ def subscription_events(subscription_id: str) -> dict[str, Any]:
 
 
 @bp.post("/v1/subscriptions/<subscription_id>/cancel")
-def cancel(subscription_id: str) -> dict[str, Any]:
+@tags_version
+def cancel(subscription_id: str) -> Response:
     caller = require("producer", "admin", "subscriber")
     check_subscription_access(caller, subscription_id)
     data = load(CancelSchema(), request.get_json() if request.get_data() else {})
@@ -140,39 +144,46 @@ def cancel(subscription_id: str) -> dict[str, Any]:
         data["reason"],  # type: ignore[arg-type]
         str(data["when"]),
         caller.actor(),
+        expected_version(),
     )
-    return subscription_view(sub)
+    return versioned(subscription_view(sub), sub.version)
 
 
 @bp.post("/v1/subscriptions/<subscription_id>/change-plan")
-def change_plan(subscription_id: str) -> dict[str, Any]:
+@tags_version
+def change_plan(subscription_id: str) -> Response:
     caller = require("producer", "admin", "subscriber")
     check_subscription_access(caller, subscription_id)
     data = load(ChangePlanSchema(), request.get_json())
-    sub = commands.change_plan(
-        services(), subscription_id, caller.scope, str(data["plan_id"]), str(data["offer_id"]) if data["offer_id"] else None, caller.actor()
-    )
-    return subscription_view(sub)
+    offer_id = str(data["offer_id"]) if data["offer_id"] else None
+    plan_id = str(data["plan_id"])
+    sub = commands.change_plan(services(), subscription_id, caller.scope, plan_id, offer_id, caller.actor(), expected_version())
+    return versioned(subscription_view(sub), sub.version)
 
 
 @bp.put("/v1/subscriptions/<subscription_id>/payment-method")
-def change_payment_method(subscription_id: str) -> dict[str, Any]:
+def change_payment_method(subscription_id: str) -> Response:
     caller = require("producer", "admin", "subscriber")
     check_subscription_access(caller, subscription_id)
     data = load(PaymentMethodSchema(), request.get_json())
-    return subscription_view(commands.change_payment_method(services(), subscription_id, caller.scope, data, caller.actor()))
+    sub = commands.change_payment_method(services(), subscription_id, caller.scope, data, caller.actor(), expected_version())
+    return versioned(subscription_view(sub), sub.version)
 
 
 @bp.put("/v1/subscriptions/<subscription_id>/billing-day")
-def change_billing_day(subscription_id: str) -> dict[str, Any]:
+def change_billing_day(subscription_id: str) -> Response:
     caller = require("producer", "admin", "subscriber")
     check_subscription_access(caller, subscription_id)
     data = load(BillingDaySchema(), request.get_json())
-    return subscription_view(commands.change_billing_day(services(), subscription_id, caller.scope, int(data["day"]), caller.actor()))  # type: ignore[call-overload]
+    day = int(data["day"])  # type: ignore[call-overload]
+    sub = commands.change_billing_day(services(), subscription_id, caller.scope, day, caller.actor(), expected_version())
+    return versioned(subscription_view(sub), sub.version)
 
 
 @bp.post("/v1/subscriptions/<subscription_id>/reprocess")
-def reprocess(subscription_id: str) -> dict[str, Any]:
+@tags_version
+def reprocess(subscription_id: str) -> Response:
     caller = require("producer", "admin", "subscriber")
     check_subscription_access(caller, subscription_id)
-    return subscription_view(commands.reprocess(services(), subscription_id, caller.scope, caller.actor()))
+    sub = commands.reprocess(services(), subscription_id, caller.scope, caller.actor(), expected_version())
+    return versioned(subscription_view(sub), sub.version)

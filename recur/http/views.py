@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from recur.commands.history import HistoryEntry
-from recur.domain.catalog import Offer, Plan, Product
+from recur.domain.catalog import Offer, Plan, Producer, Product
 from recur.domain.subscription import Subscription
 
 
@@ -14,8 +14,14 @@ def iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
+def producer_view(producer: Producer) -> dict[str, Any]:
+    return {"id": str(producer.id), "name": producer.name, "email": producer.email, "created_at": iso(producer.created_on),
+            "version": producer.version}
+
+
 def product_view(product: Product) -> dict[str, Any]:
-    return {"id": str(product.id), "producer_id": str(product.producer_id), "name": product.name, "created_at": iso(product.created_on)}
+    return {"id": str(product.id), "producer_id": str(product.producer_id), "name": product.name, "created_at": iso(product.created_on),
+            "version": product.version}
 
 
 def plan_view(plan: Plan) -> dict[str, Any]:
