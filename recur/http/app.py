@@ -8,7 +8,6 @@ from flask import Flask, Response, g, request
 
 from recur.commands.services import Services
 from recur.http import catalog, dashboard_page, docs_page, metrics, openapi, operations, reports, sandbox, subscriptions
-from recur.http.conditional import register_conditional
 from recur.http.context import EXTENSION
 from recur.http.errors import not_found, register_error_handlers
 from recur.http.fields import unstorable
@@ -17,6 +16,7 @@ from recur.http.json_bodies import BoundedJSONProvider
 from recur.http.limits import MAX_BODY_BYTES
 from recur.http.request_deadline import register_request_deadline
 from recur.http.request_ids import request_id_from
+from recur.http.routes import register_replayed_headers
 
 log = logging.getLogger("recur.http")
 
@@ -47,7 +47,7 @@ def create_app(services: Services) -> Flask:
     metrics.register_metrics(app)
     register_error_handlers(app)
     register_idempotency(app)
-    register_conditional(app)
+    register_replayed_headers(app)
     app.register_blueprint(operations.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(openapi.bp)  # the document is built on first use, from every route registered by then

@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, render_template_string
 
 from recur.http.openapi import spec_for
+from recur.http.routes import route
 
 bp = Blueprint("docs_page", __name__)
 HTML_KEY = "recur.docs_html"
@@ -140,7 +141,7 @@ def render_docs(app: Flask) -> str:
     return render_template_string(PAGE, info=spec["info"], openapi=spec["openapi"], groups=grouped_operations(spec), schemes=schemes)
 
 
-@bp.get("/docs")
+@route(bp.get, "/docs", "Operations", "This API as an HTML page", media=("text/html",))
 def docs() -> Response:
     # No lock: rendering is deterministic, so two threads racing on the first request store the same page.
     html: str | None = current_app.extensions.get(HTML_KEY)

@@ -32,7 +32,8 @@ from recur.commands.scheduler_failures import count as scheduler_failures
 from recur.consumers.dead_letters import RELAY, unresolved_counts
 from recur.db import Database
 from recur.http.context import EXTENSION
-from recur.http.subscriptions import STATUSES
+from recur.http.representations import STATUSES
+from recur.http.routes import route
 from recur.projections.lag import lag
 from recur.projections.queries.operations import store_figures
 
@@ -157,7 +158,8 @@ def current_metrics() -> Any:
     return current_app.extensions[METRICS_KEY]
 
 
-@bp.get("/metrics")
+@route(bp.get, "/metrics", "Operations", "Prometheus metrics", media=("text/plain",),
+       description="Request counts and latencies per route, subscriptions by status, projection lag and the event-store head.")
 def metrics() -> Response:
     body = generate_latest(current_metrics().scrape_registry())
     return Response(body, headers={"Content-Type": CONTENT_TYPE_LATEST})

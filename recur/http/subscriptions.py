@@ -2,31 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint
 from marshmallow import Schema, fields, validate
 
 from recur.commands import subscriptions as commands
 from recur.commands.catalog import owned
 from recur.commands.history import NotYetStartedError, subscription_as_of, subscription_history
+from recur.commands.versions import Expected
 from recur.domain.subscription import Subscription
-from recur.http.auth import Caller, check_subscription_access, require
-from recur.http.conditional import created, expected_version, tags_version, versioned
+from recur.http.auth import check_subscription_access
 from recur.http.context import services
 from recur.http.errors import ApiError
 from recur.http.fields import EmailAddress, Text
 from recur.http.iso_codes import check_country
 from recur.http.limits import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, MAX_REASON_LENGTH
-from recur.http.pagination import decode_cursor, encode_cursor, page_limit
-from recur.http.query import as_uuid
-from recur.http.schemas import PaymentMethodSchema, load
-from recur.http.views import history_entry_view, subscription_row_view, subscription_view
+from recur.http.pagination import encode_cursor
+from recur.http.query import AsOfQuery, SubscriptionsQuery
+from recur.http.representations import EventListView, StartedSubscriptionView, SubscriptionPageView, SubscriptionView
+from recur.http.routes import ANY_CALLER, PRODUCER, Caller, Extended, route
+from recur.http.schemas import PaymentMethodSchema
 from recur.projections.queries.subscriptions import subscription_page
 
 bp = Blueprint("subscriptions", __name__)
-STATUSES = ["pending", "trialing", "active", "past_due", "inactive", "cancelled"]
+TAG = "Subscriptions"
 
 
 class SubscriberSchema(Schema):
@@ -64,126 +64,80 @@ def _subscription_for(caller: Caller, subscription_id: str) -> Subscription:
     return sub
 
 
-@bp.post("/v1/subscriptions")
-@created("/v1/subscriptions/{id}")
-@tags_version
-def start_subscription() -> Response:
-    caller = require("producer", "admin")
-    data = load(StartSchema(), request.get_json())
-    data = {**data, "plan_id": str(data["plan_id"]), "offer_id": str(data["offer_id"]) if data["offer_id"] else None}
-    sub, token = commands.start_subscription(services(), caller.scope, data, caller.actor())
-    return versioned({**subscription_view(sub), "subscriber_token": token}, sub.version, 201)
+@route(bp.post, "/v1/subscriptions", TAG, "Start a subscription", roles=PRODUCER, body=StartSchema, response=StartedSubscriptionView,
+       status=201, location="/v1/subscriptions/{id}", etag=True,
+       description="With a trial: `trialing`. Without: the first charge runs now; approved -> `active`, declined -> `pending`. "
+       "Boleto: a boleto is issued and the subscription becomes `active` when it is paid.")
+def start_subscription(caller: Caller, body: dict[str, Any]) -> Extended:
+    fields = {**body, "plan_id": str(body["plan_id"]), "offer_id": str(body["offer_id"]) if body["offer_id"] else None}
+    sub, token = commands.start_subscription(services(), caller.scope, fields, caller.actor())
+    return Extended(sub, subscriber_token=token)
 
 
-@bp.get("/v1/subscriptions/<subscription_id>")
-def get_subscription(subscription_id: str) -> Response:
-    caller = require("producer", "admin", "subscriber")
+@route(bp.get, "/v1/subscriptions/<subscription_id>", TAG, "Read a subscription", roles=ANY_CALLER, query=AsOfQuery,
+       response=SubscriptionView, etag=True)
+def get_subscription(subscription_id: str, caller: Caller, query: dict[str, Any]) -> Subscription:
     sub = _subscription_for(caller, subscription_id)
-    as_of = request.args.get("as_of")
-    if as_of:
-        sub = _as_of(sub, as_of)
-    return versioned(subscription_view(sub), sub.version)
-
-
-def _as_of(sub: Subscription, raw: str) -> Subscription:
+    if query.get("as_of") is None:
+        return sub
     try:
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
-    except ValueError:
-        raise ApiError(
-            422, "validation-error", "Invalid request", "as_of must be an ISO 8601 timestamp", {"as_of": ["not an ISO 8601 timestamp"]}
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    try:
-        return subscription_as_of(services(), sub, moment)
+        return subscription_as_of(services(), sub, query["as_of"])
     except NotYetStartedError:
         raise ApiError(404, "not-found", "Not found", "the subscription did not exist yet at that instant") from None
 
 
-@bp.get("/v1/subscriptions")
-def list_subscriptions() -> dict[str, Any]:
-    caller = require("producer", "admin")
-    limit = page_limit()
-    after = decode_cursor(request.args.get("cursor"))
-    filters: dict[str, str | None] = {name: as_uuid(name, request.args[name]) if request.args.get(name) else None
-                                      for name in ("product_id", "plan_id", "producer_id")}
-    status = request.args.get("status")
-    if status:
-        if status not in STATUSES:
-            raise ApiError(
-                422, "validation-error", "Invalid request", f"status must be one of {', '.join(STATUSES)}", {"status": ["unknown status"]}
-            )
-        filters["status"] = status
+@route(bp.get, "/v1/subscriptions", TAG, "List subscriptions", roles=PRODUCER, query=SubscriptionsQuery, response=SubscriptionPageView)
+def list_subscriptions(caller: Caller, query: dict[str, Any]) -> dict[str, Any]:
+    filters = {name: query.get(name) for name in ("producer_id", "product_id", "plan_id", "status")}
     if caller.producer_id:
         if filters["producer_id"] not in (None, caller.producer_id):
             return {"items": [], "next_cursor": None}  # another tenant's: none of them are yours
         filters["producer_id"] = caller.producer_id
-    page = subscription_page(services().db, filters, after, limit)
-    next_cursor = encode_cursor(*page.next_after) if page.next_after else None
-    return {"items": [subscription_row_view(r) for r in page.rows], "next_cursor": next_cursor}
+    page = subscription_page(services().db, filters, query.get("cursor"), query["limit"])
+    return {"items": page.rows, "next_cursor": encode_cursor(*page.next_after) if page.next_after else None}
 
 
-@bp.get("/v1/subscriptions/<subscription_id>/events")
-def subscription_events(subscription_id: str) -> dict[str, Any]:
-    caller = require("producer", "admin", "subscriber")
-    sub = _subscription_for(caller, subscription_id)
-    return {"items": [history_entry_view(entry) for entry in subscription_history(services(), sub)]}
+@route(bp.get, "/v1/subscriptions/<subscription_id>/events", TAG, "The subscription's audit trail: its events in order",
+       roles=ANY_CALLER, response=EventListView)
+def subscription_events(subscription_id: str, caller: Caller) -> dict[str, Any]:
+    return {"items": subscription_history(services(), _subscription_for(caller, subscription_id))}
 
 
-@bp.post("/v1/subscriptions/<subscription_id>/cancel")
-@tags_version
-def cancel(subscription_id: str) -> Response:
-    caller = require("producer", "admin", "subscriber")
+COMMAND = {"roles": ANY_CALLER, "response": SubscriptionView, "etag": True, "if_match": True}
+
+
+@route(bp.post, "/v1/subscriptions/<subscription_id>/cancel", TAG, "Cancel a subscription", body=CancelSchema, body_required=False,
+       description="The origin comes from the credentials: subscriber -> customer, producer -> seller, admin -> admin.", **COMMAND)
+def cancel(subscription_id: str, caller: Caller, body: dict[str, Any], expected: Expected) -> Subscription:
     check_subscription_access(caller, subscription_id)
-    data = load(CancelSchema(), request.get_json() if request.get_data() else {})
-    sub = commands.cancel(
-        services(),
-        subscription_id,
-        caller.scope,
-        commands.ORIGIN_OF[caller.kind],
-        data["reason"],  # type: ignore[arg-type]
-        str(data["when"]),
-        caller.actor(),
-        expected_version(),
-    )
-    return versioned(subscription_view(sub), sub.version)
+    return commands.cancel(services(), subscription_id, caller.scope, commands.ORIGIN_OF[caller.kind], body["reason"], str(body["when"]),
+                           caller.actor(), expected)
 
 
-@bp.post("/v1/subscriptions/<subscription_id>/change-plan")
-@tags_version
-def change_plan(subscription_id: str) -> Response:
-    caller = require("producer", "admin", "subscriber")
+@route(bp.post, "/v1/subscriptions/<subscription_id>/change-plan", TAG, "Change plan at the next renewal", body=ChangePlanSchema,
+       description="Same product only; the next cycle is billed with the new plan's price and periodicity.", **COMMAND)
+def change_plan(subscription_id: str, caller: Caller, body: dict[str, Any], expected: Expected) -> Subscription:
     check_subscription_access(caller, subscription_id)
-    data = load(ChangePlanSchema(), request.get_json())
-    offer_id = str(data["offer_id"]) if data["offer_id"] else None
-    plan_id = str(data["plan_id"])
-    sub = commands.change_plan(services(), subscription_id, caller.scope, plan_id, offer_id, caller.actor(), expected_version())
-    return versioned(subscription_view(sub), sub.version)
+    offer_id = str(body["offer_id"]) if body["offer_id"] else None
+    return commands.change_plan(services(), subscription_id, caller.scope, str(body["plan_id"]), offer_id, caller.actor(), expected)
 
 
-@bp.put("/v1/subscriptions/<subscription_id>/payment-method")
-def change_payment_method(subscription_id: str) -> Response:
-    caller = require("producer", "admin", "subscriber")
+@route(bp.put, "/v1/subscriptions/<subscription_id>/payment-method", TAG, "Replace the payment method", body=PaymentMethodSchema,
+       **COMMAND)
+def change_payment_method(subscription_id: str, caller: Caller, body: dict[str, Any], expected: Expected) -> Subscription:
     check_subscription_access(caller, subscription_id)
-    data = load(PaymentMethodSchema(), request.get_json())
-    sub = commands.change_payment_method(services(), subscription_id, caller.scope, data, caller.actor(), expected_version())
-    return versioned(subscription_view(sub), sub.version)
+    return commands.change_payment_method(services(), subscription_id, caller.scope, body, caller.actor(), expected)
 
 
-@bp.put("/v1/subscriptions/<subscription_id>/billing-day")
-def change_billing_day(subscription_id: str) -> Response:
-    caller = require("producer", "admin", "subscriber")
+@route(bp.put, "/v1/subscriptions/<subscription_id>/billing-day", TAG, "Move the next charges to a day of the month",
+       body=BillingDaySchema, **COMMAND)
+def change_billing_day(subscription_id: str, caller: Caller, body: dict[str, Any], expected: Expected) -> Subscription:
     check_subscription_access(caller, subscription_id)
-    data = load(BillingDaySchema(), request.get_json())
-    day = int(data["day"])  # type: ignore[call-overload]
-    sub = commands.change_billing_day(services(), subscription_id, caller.scope, day, caller.actor(), expected_version())
-    return versioned(subscription_view(sub), sub.version)
+    return commands.change_billing_day(services(), subscription_id, caller.scope, int(body["day"]), caller.actor(), expected)
 
 
-@bp.post("/v1/subscriptions/<subscription_id>/reprocess")
-@tags_version
-def reprocess(subscription_id: str) -> Response:
-    caller = require("producer", "admin", "subscriber")
+@route(bp.post, "/v1/subscriptions/<subscription_id>/reprocess", TAG, "Charge the overdue installment now",
+       description="For `past_due` or `inactive` subscriptions; approved -> `active` again.", **COMMAND)
+def reprocess(subscription_id: str, caller: Caller, expected: Expected) -> Subscription:
     check_subscription_access(caller, subscription_id)
-    sub = commands.reprocess(services(), subscription_id, caller.scope, caller.actor(), expected_version())
-    return versioned(subscription_view(sub), sub.version)
+    return commands.reprocess(services(), subscription_id, caller.scope, caller.actor(), expected)
