@@ -155,7 +155,7 @@ def short(filename: str, line: int, name: str) -> str:
 
 # ---------------------------------------------------------------------------- the paths
 def commands(stack: Stack) -> Section:
-    from recur.commands.services import build_services
+    from recur.bootstrap import build_services
     from recur.commands.subscriptions import start_subscription
 
     n = scale(300, 30)
@@ -196,7 +196,7 @@ def commands(stack: Stack) -> Section:
 
 def http_get(stack: Stack) -> Section:
     """GET /v1/subscriptions/{id} through Flask's test client, in-process (no server, no network)."""
-    from recur.commands.services import build_services
+    from recur.bootstrap import build_services
     from recur.commands.subscriptions import start_subscription
     from recur.http.app import create_app
 
@@ -502,7 +502,7 @@ def sql_experiments(stack: Stack, x: Experiments) -> None:
 def api_key_experiment(stack: Stack, x: Experiments) -> None:
     """GET /v1/subscriptions/{id} with a producer API key (its producer is read from the event store on
     every request) vs the admin token (compared in memory): what verifying the key costs."""
-    from recur.commands.services import build_services
+    from recur.bootstrap import build_services
     from recur.commands.subscriptions import start_subscription
     from recur.http.app import create_app
 

@@ -63,7 +63,7 @@ def raw_insert(url: str, payload: str) -> tuple[Callable[[int], None], Callable[
 
 
 def run(stack: Stack) -> dict[str, Any]:
-    from recur.commands.services import build_services
+    from recur.bootstrap import build_services
     from recur.commands.subscriptions import start_subscription
 
     single, threaded, warmup = scale(400, 20), scale(800, 40), 20

@@ -140,7 +140,7 @@ class Client:
 
 
 def run(stack: Stack) -> dict[str, Any]:
-    from recur.commands.services import build_services
+    from recur.bootstrap import build_services
     from recur.commands.subscriptions import start_subscription
     from recur.domain.actor import Actor
 

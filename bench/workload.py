@@ -95,8 +95,8 @@ def history_database(stack: Stack, events: int) -> str:
     key = f"history:{events}"
     if key in stack.shared:
         return str(stack.shared[key])
+    from recur.bootstrap import build_services
     from recur.commands.catalog import owned
-    from recur.commands.services import build_services
     from recur.commands.subscriptions import new_code, terms_of
     from recur.domain.catalog import Plan
     from recur.domain.subscription import Subscription

@@ -88,8 +88,8 @@ def bill(until: datetime | None) -> None:
     settings = Settings.from_env()
     if not settings.database_url:
         raise click.UsageError("RECUR_DATABASE_URL is not set: point it at recur's database (see runtime.json of `recur up`)")
-    from recur.commands.scheduler import advance_clock, run_due
-    from recur.commands.services import build_services
+    from recur.bootstrap import build_services
+    from recur.scheduler import advance_clock, run_due
 
     services = build_services(settings, settings.database_url, pool_size=2)
     try:

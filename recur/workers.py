@@ -7,15 +7,15 @@ import signal
 import time
 from types import FrameType
 
+from recur.bootstrap import build_services
 from recur.commands.idempotency import IdempotencyStore
-from recur.commands.scheduler import run_due
-from recur.commands.services import build_services
 from recur.consumers.relay import Relay, start_watchdog
 from recur.consumers.runner import ConsumerRunner
 from recur.consumers.topic_admin import TopicMismatchError
 from recur.db import Database
 from recur.projections.registry import PROJECTIONS
 from recur.readiness import mark_ready
+from recur.scheduler import run_due
 from recur.settings import Settings
 
 log = logging.getLogger(__name__)

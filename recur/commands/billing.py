@@ -81,10 +81,10 @@ def bill_subscription(s: Services, sub_id: str, actor: Actor) -> Subscription:
 
 def pay_boleto(s: Services, boleto_id: str, actor: Actor) -> Subscription | None:
     """The bank reports a boleto paid: the domain accepts it first, then the ledger is marked."""
-    row = s.db.fetchone("SELECT subscription_id FROM sandbox_boletos WHERE id = %s", (boleto_id,))
-    if row is None:
+    issued = s.gateway.boleto(boleto_id)
+    if issued is None:
         return None
-    sub_id = str(row[0])
+    sub_id = issued.subscription_id
     for _ in range(ATTEMPTS):
         sub: Subscription = s.events.load(sub_id, Subscription)
         sub.record_boleto_paid(boleto_id, s.clock.now(), actor)

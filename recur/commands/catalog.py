@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from typing import Any
-from uuid import UUID
 
+from recur.commands import credentials
 from recur.commands.app import NotFoundError
 from recur.commands.services import Services
+from recur.commands.versions import ANY_VERSION, Expected, check_version
 from recur.domain.actor import Actor
 from recur.domain.catalog import Offer, Plan, Producer, Product, check_price
 from recur.domain.errors import RuleViolationError
@@ -16,30 +15,24 @@ from recur.domain.money import Money
 from recur.domain.retry import RetryPolicy
 
 
-def hash_secret(secret: str) -> str:
-    """API keys are 192-bit random secrets, so a plain SHA-256 is enough (no brute force to slow)."""
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def register_producer(s: Services, name: str, email: str, actor: Actor) -> tuple[Producer, str]:
-    secret = secrets.token_urlsafe(24)
-    producer = Producer(name=name, email=email, api_key_hash=hash_secret(secret), actor=actor)
+    """A new producer and its API key, which is shown this once."""
+    secret = credentials.new_secret(credentials.API_KEY)
+    producer = Producer(name=name, email=email, api_key_hash=secret.hash, actor=actor)
     s.events.store(producer)
-    return producer, f"rk_{producer.id.hex}_{secret}"
+    return producer, secret.credential(producer.id)
 
 
 def producer_for_api_key(s: Services, api_key: str) -> Producer | None:
-    """The key names its producer, so one event-store read checks it: no lookup table to keep."""
-    parts = api_key.split("_", 2)
-    if len(parts) != 3 or parts[0] != "rk":
+    """The key names its producer, so one event-store read checks it."""
+    key = credentials.presented(credentials.API_KEY, api_key)
+    if key is None:
         return None
     try:
-        producer: Producer = s.events.load(UUID(hex=parts[1]), Producer)
-    except (NotFoundError, ValueError):
+        producer: Producer = s.events.load(key.owner_id, Producer)
+    except NotFoundError:
         return None
-    if not secrets.compare_digest(producer.api_key_hash, hash_secret(parts[2])):
-        return None
-    return producer
+    return producer if key.matches(producer.api_key_hash) else None
 
 
 def owned(s: Services, aggregate_id: str, kind: type[Any], producer_id: str | None) -> Any:
@@ -48,6 +41,14 @@ def owned(s: Services, aggregate_id: str, kind: type[Any], producer_id: str | No
     if producer_id is not None and str(aggregate.producer_id) != producer_id:
         raise NotFoundError(aggregate_id)
     return aggregate
+
+
+def visible_producer(s: Services, producer_id: str, caller_producer_id: str | None) -> Producer:
+    """A producer as the admin (any) or a producer (itself only) may see it."""
+    producer: Producer = s.events.load(producer_id, Producer)
+    if caller_producer_id is not None and str(producer.id) != caller_producer_id:
+        raise NotFoundError(producer_id)
+    return producer
 
 
 def create_product(s: Services, producer_id: str, name: str, actor: Actor) -> Product:
@@ -76,8 +77,10 @@ def define_plan(s: Services, product_id: str, caller_producer_id: str | None, fi
     return plan
 
 
-def revise_plan(s: Services, plan_id: str, caller_producer_id: str | None, changes: dict[str, Any], actor: Actor) -> Plan:
+def revise_plan(s: Services, plan_id: str, caller_producer_id: str | None, changes: dict[str, Any], actor: Actor,
+                expected: Expected = ANY_VERSION) -> Plan:
     plan: Plan = owned(s, plan_id, Plan, caller_producer_id)
+    check_version(plan, expected)
     if "retry_policy" in changes:
         merged = {**plan.retry_policy, **changes["retry_policy"]}
         changes = {**changes, "retry_policy": RetryPolicy.from_dict(merged).as_dict()}
@@ -97,8 +100,10 @@ def create_offer(s: Services, plan_id: str, caller_producer_id: str | None, name
     return offer
 
 
-def revise_offer(s: Services, offer_id: str, caller_producer_id: str | None, changes: dict[str, Any], actor: Actor) -> Offer:
+def revise_offer(s: Services, offer_id: str, caller_producer_id: str | None, changes: dict[str, Any], actor: Actor,
+                 expected: Expected = ANY_VERSION) -> Offer:
     offer: Offer = owned(s, offer_id, Offer, caller_producer_id)
+    check_version(offer, expected)
     offer.revise(changes, actor)
     s.events.store(offer)
     return offer

@@ -21,6 +21,14 @@ class BoletoResult:
 
 
 @dataclass(frozen=True)
+class IssuedBoleto:
+    """A boleto the gateway issued, and the subscription it was issued for."""
+
+    boleto_id: str
+    subscription_id: str
+
+
+@dataclass(frozen=True)
 class CardToken:
     token: str
     brand: str
@@ -37,3 +45,11 @@ class PaymentGateway(Protocol):
     def issue_boleto(self, idempotency_key: str, subscription_id: str, amount: int, currency: str) -> BoletoResult: ...
 
     def describe_token(self, token: str) -> CardToken: ...
+
+    def boleto(self, boleto_id: str) -> IssuedBoleto | None:
+        """The boleto with this id, or None when the gateway never issued it."""
+        ...
+
+    def mark_boleto_paid(self, boleto_id: str) -> None:
+        """Record in the gateway's own books that the bank was paid (after recur recorded it)."""
+        ...

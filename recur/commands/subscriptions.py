@@ -10,10 +10,12 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
+from recur.commands import credentials
 from recur.commands.app import ConcurrentModificationError, NotFoundError
 from recur.commands.billing import finish_charge
-from recur.commands.catalog import hash_secret, owned
+from recur.commands.catalog import owned
 from recur.commands.services import Services
+from recur.commands.versions import ANY_VERSION, Expected, check_version
 from recur.domain.actor import Actor
 from recur.domain.catalog import Offer, Plan
 from recur.domain.errors import RuleViolationError
@@ -21,6 +23,8 @@ from recur.domain.money import Money
 from recur.domain.subscription import PlanTerms, Subscription
 
 ATTEMPTS = 4
+# Who cancels decides the cancellation's origin: a subscriber is the customer, a producer the seller.
+ORIGIN_OF = {"subscriber": "customer", "producer": "seller", "admin": "admin"}
 
 
 def terms_of(s: Services, plan: Plan, offer_id: str | None, installments: int, caller: str | None) -> PlanTerms:
@@ -57,7 +61,7 @@ def start_subscription(s: Services, caller: str | None, fields: dict[str, Any], 
     """Start a subscription and, without a trial, make its first charge now."""
     plan: Plan = owned(s, fields["plan_id"], Plan, caller)
     terms = terms_of(s, plan, fields.get("offer_id"), fields.get("installments") or 1, caller)
-    secret = secrets.token_urlsafe(24)
+    secret = credentials.new_secret(credentials.SUBSCRIBER_TOKEN)
     now = s.clock.now()
     sub = Subscription.start(
         code=new_code(),
@@ -67,7 +71,7 @@ def start_subscription(s: Services, caller: str | None, fields: dict[str, Any], 
         trial_days=plan.trial_days,
         subscriber=fields["subscriber"],
         payment_method=payment_method_of(s, fields["payment_method"]),
-        subscriber_token_hash=hash_secret(secret),
+        subscriber_token_hash=secret.hash,
         at=now,
         actor=actor,
     )
@@ -75,24 +79,28 @@ def start_subscription(s: Services, caller: str | None, fields: dict[str, Any], 
     s.events.store(sub)
     if request is not None:
         sub = finish_charge(s, str(sub.id), request, actor, saved=sub)
-    return sub, f"st_{sub.id.hex}_{secret}"
+    return sub, secret.credential(sub.id)
 
 
 def subscription_for_token(s: Services, token: str) -> Subscription | None:
-    parts = token.split("_", 2)
-    if len(parts) != 3 or parts[0] != "st":
+    """The token names its subscription, so one event-store read checks it."""
+    presented = credentials.presented(credentials.SUBSCRIBER_TOKEN, token)
+    if presented is None:
         return None
     try:
-        sub: Subscription = s.events.load(parts[1], Subscription)
+        sub: Subscription = s.events.load(presented.owner_id, Subscription)
     except NotFoundError:
         return None
-    return sub if secrets.compare_digest(sub.subscriber_token_hash, hash_secret(parts[2])) else None
+    return sub if presented.matches(sub.subscriber_token_hash) else None
 
 
-def mutate(s: Services, sub_id: str, caller: str | None, verb: Callable[[Subscription], None]) -> Subscription:
-    """Load, apply one verb, save; on a concurrent write, redo it on fresh state."""
+def mutate(s: Services, sub_id: str, caller: str | None, verb: Callable[[Subscription], None],
+           expected: Expected = ANY_VERSION) -> Subscription:
+    """Load, apply one verb, save; on a concurrent write, redo it on fresh state (unless the client asked for the
+    version it had seen: then the fresh state is not what it decided on)."""
     for attempt in range(ATTEMPTS):
         sub: Subscription = owned(s, sub_id, Subscription, caller)
+        check_version(sub, expected)
         verb(sub)
         try:
             s.events.store(sub)
@@ -103,31 +111,35 @@ def mutate(s: Services, sub_id: str, caller: str | None, verb: Callable[[Subscri
     raise AssertionError("unreachable")
 
 
-def cancel(s: Services, sub_id: str, caller: str | None, origin: str, reason: str | None, when: str, actor: Actor) -> Subscription:
-    return mutate(s, sub_id, caller, lambda sub: sub.cancel(origin, reason, when, s.clock.now(), actor))
+def cancel(s: Services, sub_id: str, caller: str | None, origin: str, reason: str | None, when: str, actor: Actor,
+           expected: Expected = ANY_VERSION) -> Subscription:
+    return mutate(s, sub_id, caller, lambda sub: sub.cancel(origin, reason, when, s.clock.now(), actor), expected)
 
 
-def change_plan(s: Services, sub_id: str, caller: str | None, plan_id: str, offer_id: str | None, actor: Actor) -> Subscription:
+def change_plan(s: Services, sub_id: str, caller: str | None, plan_id: str, offer_id: str | None, actor: Actor,
+                expected: Expected = ANY_VERSION) -> Subscription:
     current: Subscription = owned(s, sub_id, Subscription, caller)
     plan: Plan = owned(s, plan_id, Plan, str(current.producer_id))
     installments = min(current.installments, plan.max_installments)
     terms = terms_of(s, plan, offer_id, installments, str(current.producer_id))
-    return mutate(s, sub_id, caller, lambda sub: sub.change_plan(terms, plan.product_id, s.clock.now(), actor))
+    return mutate(s, sub_id, caller, lambda sub: sub.change_plan(terms, plan.product_id, s.clock.now(), actor), expected)
 
 
-def change_payment_method(s: Services, sub_id: str, caller: str | None, fields: dict[str, Any], actor: Actor) -> Subscription:
+def change_payment_method(s: Services, sub_id: str, caller: str | None, fields: dict[str, Any], actor: Actor,
+                          expected: Expected = ANY_VERSION) -> Subscription:
     method = payment_method_of(s, fields)
-    return mutate(s, sub_id, caller, lambda sub: sub.change_payment_method(method, s.clock.now(), actor))
+    return mutate(s, sub_id, caller, lambda sub: sub.change_payment_method(method, s.clock.now(), actor), expected)
 
 
-def change_billing_day(s: Services, sub_id: str, caller: str | None, day: int, actor: Actor) -> Subscription:
-    return mutate(s, sub_id, caller, lambda sub: sub.change_billing_day(day, s.clock.now(), actor))
+def change_billing_day(s: Services, sub_id: str, caller: str | None, day: int, actor: Actor,
+                       expected: Expected = ANY_VERSION) -> Subscription:
+    return mutate(s, sub_id, caller, lambda sub: sub.change_billing_day(day, s.clock.now(), actor), expected)
 
 
-def reprocess(s: Services, sub_id: str, caller: str | None, actor: Actor) -> Subscription:
+def reprocess(s: Services, sub_id: str, caller: str | None, actor: Actor, expected: Expected = ANY_VERSION) -> Subscription:
     """Charge the overdue installment now."""
     requests = []
-    sub = mutate(s, sub_id, caller, lambda sub: requests.append(sub.begin_charge(s.clock.now(), actor, reprocess=True)))
+    sub = mutate(s, sub_id, caller, lambda sub: requests.append(sub.begin_charge(s.clock.now(), actor, reprocess=True)), expected)
     request = requests[-1]
     if request is None:
         return sub

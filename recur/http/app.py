@@ -8,6 +8,7 @@ from flask import Flask, Response, g, request
 
 from recur.commands.services import Services
 from recur.http import catalog, dashboard_page, docs_page, metrics, openapi, operations, reports, sandbox, subscriptions
+from recur.http.context import EXTENSION
 from recur.http.errors import not_found, register_error_handlers
 from recur.http.fields import unstorable
 from recur.http.idempotency import register_idempotency
@@ -15,6 +16,7 @@ from recur.http.json_bodies import BoundedJSONProvider
 from recur.http.limits import MAX_BODY_BYTES
 from recur.http.request_deadline import register_request_deadline
 from recur.http.request_ids import request_id_from
+from recur.http.routes import register_replayed_headers
 
 log = logging.getLogger("recur.http")
 
@@ -23,7 +25,7 @@ def create_app(services: Services) -> Flask:
     app = Flask("recur")
     app.json = BoundedJSONProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES  # werkzeug answers 413 (as problem+json, see errors.py)
-    app.extensions["recur"] = services
+    app.extensions[EXTENSION] = services
 
     @app.before_request
     def assign_request_id() -> None:
@@ -45,6 +47,7 @@ def create_app(services: Services) -> Flask:
     metrics.register_metrics(app)
     register_error_handlers(app)
     register_idempotency(app)
+    register_replayed_headers(app)
     app.register_blueprint(operations.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(openapi.bp)  # the document is built on first use, from every route registered by then

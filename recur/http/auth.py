@@ -15,6 +15,7 @@ from flask import current_app, g, request
 from recur.commands.catalog import producer_for_api_key
 from recur.commands.subscriptions import subscription_for_token
 from recur.domain.actor import Actor
+from recur.http.context import services as current_services
 from recur.http.errors import forbidden_action, unauthorized
 
 
@@ -93,7 +94,7 @@ def current_caller() -> Caller:
     token = _bearer()
     if token is None:
         raise unauthorized()
-    services = current_app.extensions["recur"]
+    services = current_services()
     admin_token = services.settings.admin_token
     caller = None
     if admin_token and secrets.compare_digest(token.encode(), admin_token.encode()):

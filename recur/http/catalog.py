@@ -4,22 +4,33 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint
 from marshmallow import Schema, fields, validate
 
 from recur.commands import catalog as commands
 from recur.commands.catalog import owned
-from recur.domain.catalog import Offer, Plan, Product
-from recur.http.auth import require
+from recur.commands.versions import Expected
+from recur.domain.catalog import Offer, Plan, Producer, Product
+from recur.http.context import services
 from recur.http.errors import ApiError
 from recur.http.fields import EmailAddress, Text
 from recur.http.limits import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH
-from recur.http.pagination import decode_cursor, encode_cursor, page_limit
-from recur.http.query import as_uuid
-from recur.http.schemas import PERIODICITIES, MoneySchema, RetryPolicySchema, load
-from recur.http.views import iso, offer_view, plan_view, product_view
+from recur.http.pagination import encode_cursor
+from recur.http.query import ProductsQuery
+from recur.http.representations import (
+    OfferView,
+    PlanView,
+    ProducerView,
+    ProductPageView,
+    ProductView,
+    RegisteredProducerView,
+)
+from recur.http.routes import ADMIN, ANY_CALLER, PRODUCER, Caller, Extended, route
+from recur.http.schemas import PERIODICITIES, MoneySchema, RetryPolicySchema
+from recur.projections.queries import catalog as read_models
 
 bp = Blueprint("catalog", __name__)
+TAG = "Catalog"
 
 
 class ProducerSchema(Schema):
@@ -59,102 +70,72 @@ class OfferPatchSchema(Schema):
     price = fields.Nested(MoneySchema)
 
 
-def services() -> Any:
-    return current_app.extensions["recur"]
+@route(bp.post, "/v1/producers", TAG, "Register a producer", roles=ADMIN, body=ProducerSchema, response=RegisteredProducerView,
+       status=201, location="/v1/producers/{id}", description="The response carries the producer's `api_key`, shown only this once.")
+def register_producer(caller: Caller, body: dict[str, Any]) -> Extended:
+    producer, api_key = commands.register_producer(services(), str(body["name"]), str(body["email"]), caller.actor())
+    return Extended(producer, api_key=api_key)
 
 
-@bp.post("/v1/producers")
-def register_producer() -> tuple[dict[str, Any], int]:
-    caller = require("admin")
-    data = load(ProducerSchema(), request.get_json())
-    producer, api_key = commands.register_producer(services(), str(data["name"]), str(data["email"]), caller.actor())
-    return {"id": str(producer.id), "name": producer.name, "email": producer.email, "api_key": api_key}, 201
+@route(bp.get, "/v1/producers/<producer_id>", TAG, "Read a producer", roles=PRODUCER, response=ProducerView, etag=True,
+       description="The admin reads any producer; a producer only itself.")
+def get_producer(producer_id: str, caller: Caller) -> Producer:
+    return commands.visible_producer(services(), producer_id, caller.scope)
 
 
-@bp.post("/v1/products")
-def create_product() -> tuple[dict[str, Any], int]:
-    caller = require("producer", "admin")
-    data = load(ProductSchema(), request.get_json())
-    producer_id = caller.producer_id or (str(data["producer_id"]) if data.get("producer_id") else None)
+@route(bp.post, "/v1/products", TAG, "Create a product", roles=PRODUCER, body=ProductSchema, response=ProductView, status=201,
+       location="/v1/products/{id}", etag=True, description="Admin credentials must name the producer with `producer_id`.")
+def create_product(caller: Caller, body: dict[str, Any]) -> Product:
+    producer_id = caller.producer_id or (str(body["producer_id"]) if body.get("producer_id") else None)
     if producer_id is None:
-        raise ApiError(
-            422,
-            "validation-error",
-            "Invalid request",
-            "admin must say for which producer: producer_id",
-            {"producer_id": ["required for admin credentials"]},
-        )
-    product = commands.create_product(services(), producer_id, str(data["name"]), caller.actor())
-    return product_view(product), 201
+        raise ApiError(422, "validation-error", "Invalid request", "admin must say for which producer: producer_id",
+                       {"producer_id": ["required for admin credentials"]})
+    return commands.create_product(services(), producer_id, str(body["name"]), caller.actor())
 
 
-@bp.get("/v1/products")
-def list_products() -> dict[str, Any]:
-    caller = require("producer", "admin")
-    limit = page_limit()
-    after = decode_cursor(request.args.get("cursor"))
-    sql = "SELECT id, producer_id, name, created_at FROM rm_products WHERE true"
-    params: list[Any] = []
-    if caller.producer_id:
-        sql += " AND producer_id = %s"
-        params.append(caller.producer_id)
-    elif request.args.get("producer_id"):
-        sql += " AND producer_id = %s"
-        params.append(as_uuid("producer_id", request.args["producer_id"]))
-    if after:
-        sql += " AND (created_at, id) > (%s::timestamptz, %s::uuid)"
-        params.extend(after)
-    sql += " ORDER BY created_at, id LIMIT %s"
-    params.append(limit + 1)
-    rows = services().db.fetchall(sql, params)
-    items = [{"id": str(r[0]), "producer_id": str(r[1]), "name": r[2], "created_at": iso(r[3])} for r in rows[:limit]]
-    next_cursor = encode_cursor(rows[limit - 1][3], rows[limit - 1][0]) if len(rows) > limit else None
-    return {"items": items, "next_cursor": next_cursor}
+@route(bp.get, "/v1/products", TAG, "List products", roles=PRODUCER, query=ProductsQuery, response=ProductPageView)
+def list_products(caller: Caller, query: dict[str, Any]) -> dict[str, Any]:
+    page = read_models.list_products(services().db, caller.producer_id or query.get("producer_id"), query.get("cursor"), query["limit"])
+    return {"items": page.rows, "next_cursor": encode_cursor(*page.next_after) if page.next_after else None}
 
 
-@bp.get("/v1/products/<product_id>")
-def get_product(product_id: str) -> dict[str, Any]:
-    caller = require("producer", "admin")
-    return product_view(owned(services(), product_id, Product, caller.scope))
+@route(bp.get, "/v1/products/<product_id>", TAG, "Read a product", roles=PRODUCER, response=ProductView, etag=True)
+def get_product(product_id: str, caller: Caller) -> Product:
+    found: Product = owned(services(), product_id, Product, caller.scope)
+    return found
 
 
-@bp.post("/v1/products/<product_id>/plans")
-def define_plan(product_id: str) -> tuple[dict[str, Any], int]:
-    caller = require("producer", "admin")
-    data = load(PlanSchema(), request.get_json())
-    plan = commands.define_plan(services(), product_id, caller.scope, data, caller.actor())
-    return plan_view(plan), 201
+@route(bp.post, "/v1/products/<product_id>/plans", TAG, "Define a plan of a product", roles=PRODUCER, body=PlanSchema,
+       response=PlanView, status=201, location="/v1/plans/{id}", etag=True)
+def define_plan(product_id: str, caller: Caller, body: dict[str, Any]) -> Plan:
+    return commands.define_plan(services(), product_id, caller.scope, body, caller.actor())
 
 
-@bp.get("/v1/plans/<plan_id>")
-def get_plan(plan_id: str) -> dict[str, Any]:
-    caller = require("producer", "admin", "subscriber")
-    return plan_view(owned(services(), plan_id, Plan, caller.scope))
+@route(bp.get, "/v1/plans/<plan_id>", TAG, "Read a plan", roles=ANY_CALLER, response=PlanView, etag=True)
+def get_plan(plan_id: str, caller: Caller) -> Plan:
+    found: Plan = owned(services(), plan_id, Plan, caller.scope)
+    return found
 
 
-@bp.patch("/v1/plans/<plan_id>")
-def revise_plan(plan_id: str) -> dict[str, Any]:
-    caller = require("producer", "admin")
-    data = load(PlanPatchSchema(), request.get_json())
-    return plan_view(commands.revise_plan(services(), plan_id, caller.scope, data, caller.actor()))
+@route(bp.patch, "/v1/plans/<plan_id>", TAG, "Revise a plan", roles=PRODUCER, body=PlanPatchSchema, response=PlanView, etag=True,
+       if_match=True, description="A new price applies to subscriptions started afterwards only.")
+def revise_plan(plan_id: str, caller: Caller, body: dict[str, Any], expected: Expected) -> Plan:
+    return commands.revise_plan(services(), plan_id, caller.scope, body, caller.actor(), expected)
 
 
-@bp.post("/v1/plans/<plan_id>/offers")
-def create_offer(plan_id: str) -> tuple[dict[str, Any], int]:
-    caller = require("producer", "admin")
-    data = load(OfferSchema(), request.get_json())
-    offer = commands.create_offer(services(), plan_id, caller.scope, str(data["name"]), data["price"], caller.actor())  # type: ignore[arg-type]
-    return offer_view(offer), 201
+@route(bp.post, "/v1/plans/<plan_id>/offers", TAG, "Create an offer (another price) of a plan", roles=PRODUCER, body=OfferSchema,
+       response=OfferView, status=201, location="/v1/offers/{id}", etag=True)
+def create_offer(plan_id: str, caller: Caller, body: dict[str, Any]) -> Offer:
+    return commands.create_offer(services(), plan_id, caller.scope, str(body["name"]), body["price"], caller.actor())
 
 
-@bp.get("/v1/offers/<offer_id>")
-def get_offer(offer_id: str) -> dict[str, Any]:
-    caller = require("producer", "admin")
-    return offer_view(owned(services(), offer_id, Offer, caller.scope))
+@route(bp.get, "/v1/offers/<offer_id>", TAG, "Read an offer", roles=PRODUCER, response=OfferView, etag=True)
+def get_offer(offer_id: str, caller: Caller) -> Offer:
+    found: Offer = owned(services(), offer_id, Offer, caller.scope)
+    return found
 
 
-@bp.patch("/v1/offers/<offer_id>")
-def revise_offer(offer_id: str) -> dict[str, Any]:
-    caller = require("producer", "admin")
-    data = load(OfferPatchSchema(), request.get_json())
-    return offer_view(commands.revise_offer(services(), offer_id, caller.scope, data, caller.actor()))
+@route(bp.patch, "/v1/offers/<offer_id>", TAG, "Revise an offer", roles=PRODUCER, body=OfferPatchSchema, response=OfferView, etag=True,
+       if_match=True, description="Applies to new subscribers only.")
+def revise_offer(offer_id: str, caller: Caller, body: dict[str, Any], expected: Expected) -> Offer:
+    return commands.revise_offer(services(), offer_id, caller.scope, body, caller.actor(), expected)

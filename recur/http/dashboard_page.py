@@ -4,7 +4,7 @@ A producer signs in once with its API key; the page then lives on a signed sessi
 holds only the producer id (and a random session id), so every figure shown is that producer's and
 no query parameter can name another tenant. Signing out records the session id as ended, so a copy
 of the cookie kept from before cannot open the page again. Figures come from the same `cancellation_dashboard` as the JSON endpoint and
-its parameters are parsed by the same `reports.period()` / `optional_uuid`, so page and API agree.
+its parameters are parsed by the same schema and `period()` (recur/http/query.py), so page and API agree.
 """
 
 from __future__ import annotations
@@ -12,20 +12,37 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, redirect, render_template, request, session, url_for
 from flask.blueprints import BlueprintSetupState
+from marshmallow import EXCLUDE
 
 from recur.commands.catalog import producer_for_api_key
 from recur.commands.dashboard_sessions import end_session, session_ended
-from recur.http import charts, reports
+from recur.http import charts
+from recur.http.context import EXTENSION, services
 from recur.http.errors import ApiError
-from recur.projections.dashboard import cancellation_dashboard
+from recur.http.query import DashboardFilters, period
+from recur.http.routes import load_query, route
+from recur.projections.queries.catalog import plan_names, product_names
+from recur.projections.queries.dashboard import cancellation_dashboard
 
 bp = Blueprint("dashboard_page", __name__, template_folder="templates")
+TAG = "Dashboard page"
+FORM = "application/x-www-form-urlencoded"
+SIGN_IN_FORM = {
+    "type": "object",
+    "required": ["api_key", "csrf_token"],
+    "properties": {
+        "api_key": {"type": "string", "description": "the producer's api_key"},
+        "csrf_token": {"type": "string", "description": "from the sign-in form"},
+        "next_query": {"type": "string", "description": "dashboard filters to return to"},
+    },
+}
+PAGE_FILTERS = DashboardFilters(unknown=EXCLUDE)
 DEFAULT_DAYS = 90
 FILTERS = ("from", "to", "product_id", "plan_id")
 SESSION_KEY_LABEL = b"recur dashboard session cookie v1"
@@ -49,7 +66,7 @@ def session_secret(admin_token: str) -> bytes:
 def configure_sessions(state: BlueprintSetupState) -> None:
     """Only this page uses Flask's session; the cookie is confined to /dashboard and never readable by scripts."""
     app = state.app
-    app.secret_key = session_secret(app.extensions["recur"].settings.admin_token)
+    app.secret_key = session_secret(app.extensions[EXTENSION].settings.admin_token)
     app.config.update(SESSION_COOKIE_NAME="recur_dashboard", SESSION_COOKIE_PATH="/dashboard", SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SECURE=True, SESSION_COOKIE_SAMESITE="Lax", PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME)
 
@@ -63,10 +80,6 @@ def protect_page(response: Response) -> Response:
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "same-origin"
     return response
-
-
-def services() -> Any:
-    return current_app.extensions["recur"]
 
 
 def csrf_token() -> str:
@@ -96,7 +109,10 @@ def sign_in_form(error: str | None, status: int) -> tuple[str, int]:
                            insecure=cookie_will_be_dropped()), status
 
 
-@bp.post("/dashboard/sign-in")
+@route(bp.post, "/dashboard/sign-in", TAG, "Sign in to the dashboard page with a producer's api_key", body=SIGN_IN_FORM,
+       body_media=FORM, status=303, media=(),
+       pages={401: "the sign-in form again, saying why: the api_key is not valid",
+              403: "the sign-in form again: the CSRF token is missing or stale"})
 def sign_in() -> Response | tuple[str, int]:
     if not csrf_ok():
         return sign_in_form("This form expired or was not sent by this page. Please sign in again.", 403)
@@ -113,7 +129,9 @@ def sign_in() -> Response | tuple[str, int]:
     return redirect(target, 303)  # type: ignore[return-value]
 
 
-@bp.post("/dashboard/sign-out")
+@route(bp.post, "/dashboard/sign-out", TAG, "Sign out of the dashboard page", session=True,
+       body={"type": "object", "properties": {"csrf_token": {"type": "string"}}}, body_media=FORM, status=303, media=(),
+       pages={403: "a page saying the form was refused: the CSRF token is missing or stale"})
 def sign_out() -> Response | tuple[str, int]:
     if not csrf_ok():
         return render_template("dashboard/refused.html"), 403
@@ -133,25 +151,12 @@ def signed_in_producer() -> str | None:
     return None
 
 
-def page_period() -> tuple[datetime, datetime]:
-    """The JSON endpoint's parsing and limits; only the default start differs: a page shows a quarter."""
-    start, end = reports.period()
-    if not request.args.get("from"):
-        start = end - timedelta(days=DEFAULT_DAYS)
-    return start, end
-
-
 def catalog(producer_id: str) -> dict[str, list[tuple[str, str]]]:
     db = services().db
-    products = db.fetchall("SELECT id::text, name FROM rm_products WHERE producer_id = %s ORDER BY created_at, id", [producer_id])
-    plans = db.fetchall(
-        "SELECT pl.id::text, pr.name || ' · ' || pl.name FROM rm_plans pl JOIN rm_products pr ON pr.id = pl.product_id "
-        "WHERE pl.producer_id = %s ORDER BY pr.created_at, pl.created_at, pl.id", [producer_id])
-    return {"products": [(r[0], r[1]) for r in products], "plans": [(r[0], r[1]) for r in plans]}
+    return {"products": product_names(db, producer_id), "plans": plan_names(db, producer_id)}
 
 
-def owned_filter(field: str, choices: list[tuple[str, str]]) -> str | None:
-    value = reports.optional_uuid(field)
+def owned_filter(field: str, value: str | None, choices: list[tuple[str, str]]) -> str | None:
     if value is not None and value not in {c[0] for c in choices}:
         raise ApiError(422, "validation-error", "Invalid request", f"{field} is not one of yours")
     return value
@@ -175,7 +180,8 @@ def money(amount: int, currency: str) -> str:
     return f"{currency} {text}"
 
 
-@bp.get("/dashboard/cancellations")
+@route(bp.get, "/dashboard/cancellations", TAG, "The cancellation dashboard page (a sign-in form without a session)", session=True,
+       media=("text/html",), query=DashboardFilters)
 def cancellations() -> tuple[str, int]:
     producer_id = signed_in_producer()
     if not producer_id:
@@ -185,9 +191,11 @@ def cancellations() -> tuple[str, int]:
     filters.update({k: form_date(filters[k]) for k in ("from", "to")})
     context: dict[str, Any] = {"producer_name": session.get("producer_name", ""), "csrf_token": csrf_token(), "choices": choices,
                                "filters": filters, "default_days": DEFAULT_DAYS, "board": None, "error": None}
-    try:
-        start, end = page_period()
-        product_id, plan_id = owned_filter("product_id", choices["products"]), owned_filter("plan_id", choices["plans"])
+    try:  # the JSON endpoint's parameters and limits; only the default period differs: a page shows a quarter
+        query = load_query(PAGE_FILTERS)
+        start, end = period(query, services().clock.now(), default_days=DEFAULT_DAYS)
+        product_id = owned_filter("product_id", query.get("product_id"), choices["products"])
+        plan_id = owned_filter("plan_id", query.get("plan_id"), choices["plans"])
     except ApiError as error:
         return render_template("dashboard/cancellations.html", **{**context, "error": error.detail}), 422
     board = cancellation_dashboard(services().db, producer_id, start, end, product_id, plan_id)

@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, render_template_string
 
 from recur.http.openapi import spec_for
+from recur.http.routes import route
 
 bp = Blueprint("docs_page", __name__)
 HTML_KEY = "recur.docs_html"
@@ -140,7 +141,7 @@ def render_docs(app: Flask) -> str:
     return render_template_string(PAGE, info=spec["info"], openapi=spec["openapi"], groups=grouped_operations(spec), schemes=schemes)
 
 
-@bp.get("/docs")
+@route(bp.get, "/docs", "Operations", "This API as an HTML page", media=("text/html",))
 def docs() -> Response:
     # No lock: rendering is deterministic, so two threads racing on the first request store the same page.
     html: str | None = current_app.extensions.get(HTML_KEY)
@@ -166,8 +167,8 @@ section.op { border: 1px solid #d5dae3; border-radius: 6px; margin: 1rem 0; padd
 h3 { font-size: 1.05rem; margin: .6rem 0; } code { font: 14px ui-monospace, monospace; }
 .method { display: inline-block; min-width: 4.2rem; padding: 0 .4rem; border-radius: 4px; color: #fff; text-align: center;
           font: bold 13px ui-monospace, monospace; }
-.GET { background: #2a6fdb; } .POST { background: #1f8a4c; } .PUT { background: #b26b00; } .PATCH { background: #7a4fc9; }
-.DELETE { background: #c0392b; }
+.get { background: #2a6fdb; } .post { background: #1f8a4c; } .put { background: #b26b00; } .patch { background: #7a4fc9; }
+.delete { background: #c0392b; }
 table { border-collapse: collapse; width: 100%; margin: .3rem 0 .6rem; font-size: 14px; }
 th, td { border-bottom: 1px solid #e6e9ef; padding: .25rem .5rem; text-align: left; vertical-align: top; }
 th { background: #f4f6f9; } .muted { color: #5b6577; } nav ul { columns: 2; } pre { white-space: pre-wrap; }
@@ -192,7 +193,7 @@ th { background: #f4f6f9; } .muted { color: #5b6577; } nav ul { columns: 2; } pr
 {% if tag.description %}<p>{{ tag.description }}</p>{% endif %}
 {% for op in ops %}
 <section class="op" id="{{ op.id }}">
-<h3><span class="method {{ op.method }}">{{ op.method }}</span> <code>{{ op.path }}</code> {{ op.summary }}</h3>
+<h3><span class="method {{ op.method|lower }}">{{ op.method }}</span> <code>{{ op.path }}</code> {{ op.summary }}</h3>
 {% if op.description %}<p>{{ op.description }}</p>{% endif %}
 <p class="muted">Credentials: {{ op.security | join(" or ") if op.security else "none" }}</p>
 {% if op.parameters %}<table><tr><th>Parameter</th><th>In</th><th>Type</th><th>Required</th><th>Constraints</th><th>Description</th></tr>

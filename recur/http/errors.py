@@ -14,6 +14,7 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from recur.commands.app import ConcurrentModificationError, NotFoundError
+from recur.commands.versions import StaleVersionError
 from recur.deadlines import DatabaseDeadlineExceeded
 from recur.domain.errors import InvalidStateError, RuleViolationError
 
@@ -69,6 +70,13 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ConcurrentModificationError)
     def on_conflict(error: ConcurrentModificationError) -> Response:
         return problem(409, "concurrent-modification", "Concurrent modification", str(error))
+
+    @app.errorhandler(StaleVersionError)
+    def on_stale_version(error: StaleVersionError) -> Response:
+        response = problem(412, "precondition-failed", "Precondition failed",
+                           f"If-Match names a version this resource has left ({error}): read it again, then decide again")
+        response.set_etag(str(error.current))
+        return response
 
     @app.errorhandler(InvalidStateError)
     def on_invalid_state(error: InvalidStateError) -> Response:

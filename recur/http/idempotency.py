@@ -9,11 +9,12 @@ import logging
 import threading
 from datetime import timedelta
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, g, request
 
 from recur.commands.idempotency import STALE_AFTER, ClaimState, IdempotencyStore, KeyedRequest, scope_for
 from recur.deadlines import answer_within, time_left
 from recur.http.auth import current_caller, is_public
+from recur.http.context import services
 from recur.http.errors import DATABASE_UNAVAILABLE, problem
 
 log = logging.getLogger(__name__)
@@ -23,8 +24,7 @@ LEASE_MARGIN_SECONDS = RECORD_SECONDS + 1.0  # the outcome is recorded with an a
 
 
 def _store() -> IdempotencyStore:
-    services = current_app.extensions["recur"]
-    return IdempotencyStore(services.db, services.events.recorder.events_table_name)
+    return IdempotencyStore(services().db, services().events.recorder.events_table_name)
 
 
 def _scope() -> str:

@@ -31,8 +31,11 @@ from prometheus_client.registry import Collector
 from recur.commands.scheduler_failures import count as scheduler_failures
 from recur.consumers.dead_letters import RELAY, unresolved_counts
 from recur.db import Database
-from recur.http.subscriptions import STATUSES
+from recur.http.context import EXTENSION
+from recur.http.representations import STATUSES
+from recur.http.routes import route
 from recur.projections.lag import lag
+from recur.projections.queries.operations import store_figures
 
 log = logging.getLogger(__name__)
 bp = Blueprint("metrics", __name__)
@@ -67,12 +70,8 @@ class DatabaseCollector(Collector):
         yield from families
 
     def _read(self) -> Iterator[Metric]:
-        rows = self.db.fetchall(
-            "SELECT NULL::text, coalesce(max(notification_id), 0) FROM recur_events "
-            "UNION ALL SELECT status, count(*) FROM rm_subscriptions GROUP BY status"
-        )
-        head = next((int(count) for status, count in rows if status is None), 0)
-        by_status = {str(status): int(count) for status, count in rows if status is not None}
+        figures = store_figures(self.db)
+        head, by_status = figures.head, figures.subscriptions_by_status
         subscriptions = GaugeMetricFamily("recur_subscriptions", "Subscriptions by status, from the read model", labels=["status"])
         for status in sorted({*STATUSES, *by_status}):
             subscriptions.add_metric([status], by_status.get(status, 0))
@@ -139,7 +138,7 @@ class HttpMetrics:
 def register_metrics(app: Flask) -> None:
     """Time every request. Register before any before_request hook that may answer early (idempotency replays),
     since a hook that returns a response stops the later ones: the replay is then still counted and timed."""
-    metrics = HttpMetrics(app.extensions["recur"].db)
+    metrics = HttpMetrics(app.extensions[EXTENSION].db)
     app.extensions[METRICS_KEY] = metrics
 
     @app.before_request
@@ -159,7 +158,8 @@ def current_metrics() -> Any:
     return current_app.extensions[METRICS_KEY]
 
 
-@bp.get("/metrics")
+@route(bp.get, "/metrics", "Operations", "Prometheus metrics", media=("text/plain",),
+       description="Request counts and latencies per route, subscriptions by status, projection lag and the event-store head.")
 def metrics() -> Response:
     body = generate_latest(current_metrics().scrape_registry())
     return Response(body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -1,11 +1,10 @@
 """`GET /openapi.json`: the OpenAPI 3.1 description of every route the app serves.
 
-The document is generated, never hand-maintained: paths come from the app's own URL map (so a
-route cannot exist without appearing, and sandbox paths appear only where the sandbox is mounted),
-request bodies from the very marshmallow schemas the blueprints validate with (apispec's
-MarshmallowPlugin), and responses from the schemas in representations.py, which mirror views.py.
-Each operation's words (summary, credentials, query parameters) live in OPERATIONS; a route missing
-there is still published, with a generic description, rather than silently left out.
+The document is generated, never hand-maintained: paths come from the app's own URL map (so a route cannot exist
+without appearing, and sandbox paths appear only where the sandbox is mounted), and each operation from the route's
+declaration (recur/http/routes.py): its credentials, the marshmallow schemas it loads its body and query string
+with, the schema it dumps its answer through, its status, ETag, If-Match and Location. A route without a
+declaration is still published, with a generic description, rather than silently left out.
 It is built once per app, on first use (after every blueprint is registered), and then cached.
 """
 
@@ -14,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -23,41 +22,14 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from apispec.ext.marshmallow.common import resolve_schema_cls
 from flask import Blueprint, Flask, Response, current_app
 from flask.blueprints import BlueprintSetupState
-from marshmallow import Schema
 from werkzeug.routing import Rule
 
-from recur.commands.sandbox_gateway import TEST_CARDS
-from recur.http import catalog, sandbox, subscriptions
 from recur.http.limits import MAX_BODY_BYTES
-from recur.http.representations import (
-    STATUSES,
-    BillingRunView,
-    CardTokenView,
-    ClockAdvancedView,
-    ClockView,
-    DashboardView,
-    EventListView,
-    HealthView,
-    InstallmentsReportView,
-    OfferView,
-    PlanView,
-    ProblemView,
-    ProducerView,
-    ProductPageView,
-    ProductView,
-    QueuedOutcomesView,
-    ReadinessView,
-    SalesReportView,
-    StartedSubscriptionView,
-    SubscriptionPageView,
-    SubscriptionsReportView,
-    SubscriptionView,
-)
-from recur.http.schemas import PaymentMethodSchema
+from recur.http.representations import ProblemView
+from recur.http.routes import ANY_CALLER, JSON, Route, declaration_of, route
 
 bp = Blueprint("openapi", __name__)
 SPEC_KEY, LOCK_KEY = "recur.openapi", "recur.openapi.lock"
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DESCRIPTION = """Event-sourced subscription billing. JSON everywhere; timestamps are ISO 8601 in UTC; money is
 `{"amount": <integer minor units>, "currency": "BRL"}`; ids are strings.
 
@@ -81,36 +53,13 @@ def schema_name(schema: Any) -> str:
 
 
 # ---------------------------------------------------------------- operations
-def query(name: str, description: str, schema: dict[str, Any] | None = None, required: bool = False) -> dict[str, Any]:
-    return {"in": "query", "name": name, "description": description, "required": required, "schema": schema or {"type": "string"}}
-
-
-def page_params(default: int = 50, maximum: int = 500) -> tuple[dict[str, Any], ...]:
-    return (
-        query("limit", "page size", {"type": "integer", "minimum": 1, "maximum": maximum, "default": default}),
-        query("cursor", "the next_cursor of the previous page"),
-    )
-
-
-UUID_QUERY = {"type": "string", "format": "uuid"}
-PERIOD = (
-    query("from", "start: a date (whole day) or an ISO 8601 timestamp; default 30 days before `to`"),
-    query("to", "end: a date (that day included) or an ISO 8601 timestamp; default now"),
-)
-TENANT = query("producer_id", "admin credentials only: whose data", UUID_QUERY)
-REPORT_PARAMS = (
-    *PERIOD,
-    query("product_id", "only this product", UUID_QUERY),
-    TENANT,
-    query("format", "json pages, or the whole period as a file", {"type": "string", "enum": ["json", "csv", "xlsx"], "default": "json"}),
-    *page_params(default=100, maximum=1000),
-)
-DASHBOARD_FILTERS = (*PERIOD, query("product_id", "only this product", UUID_QUERY), query("plan_id", "only this plan", UUID_QUERY))
+UUID_PARAMETER = {"type": "string", "format": "uuid"}
 PATH_PARAMS = {
-    "product_id": ("the product's id", UUID_QUERY),
-    "plan_id": ("the plan's id", UUID_QUERY),
-    "offer_id": ("the offer's id", UUID_QUERY),
-    "subscription_id": ("the subscription's id", UUID_QUERY),
+    "product_id": ("the product's id", UUID_PARAMETER),
+    "plan_id": ("the plan's id", UUID_PARAMETER),
+    "offer_id": ("the offer's id", UUID_PARAMETER),
+    "subscription_id": ("the subscription's id", UUID_PARAMETER),
+    "producer_id": ("the producer's id", UUID_PARAMETER),
     "token": ("a sandbox card token", {"type": "string"}),
     "boleto_id": ("the boleto's id (in the subscription's `boleto`)", {"type": "string"}),
 }
@@ -138,6 +87,8 @@ PROBLEMS = {
     "401": ("Unauthorized", "no credentials, or credentials that are not valid"),
     "404": ("NotFound", "no such resource, or it is not yours (another tenant's ids are never confirmed)"),
     "409": ("Conflict", "not allowed in the current state, a concurrent modification, or the same Idempotency-Key still in progress"),
+    "412": ("PreconditionFailed", "If-Match names a version the resource has left: read it again (the current ETag is in this "
+            "answer's ETag header), then decide again"),
     "413": ("TooLarge", f"the body is larger than {MAX_BODY_BYTES} bytes"),
     "422": ("Invalid", "invalid input: `errors` names each field (also an Idempotency-Key reused with another body)"),
     "503": ("Unavailable", "a dependency (the database) is down; retry shortly"),
@@ -159,157 +110,12 @@ BLUEPRINT_TAGS = {
     "dashboard_page": "Dashboard page",
     "sandbox": "Sandbox",
 }
-ADMIN, PRODUCER, ANY_CALLER = ("admin",), ("producer", "admin"), ("producer", "admin", "subscriber")
-WRITES = {"POST", "PUT", "PATCH", "DELETE"}
-
-
-@dataclass(frozen=True)
-class Operation:
-    """What the URL map cannot tell about a route: its words, who may call it, and what it takes and answers."""
-
-    tag: str
-    summary: str
-    roles: tuple[str, ...] = ()
-    body: type[Schema] | dict[str, Any] | None = None
-    body_required: bool = True
-    body_media: str = "application/json"
-    response: type[Schema] | None = None
-    status: int = 200
-    media: tuple[str, ...] = ("application/json",)
-    query: tuple[dict[str, Any], ...] = field(default_factory=tuple)
-    description: str = ""
-    pages: dict[int, str] = field(default_factory=dict)  # other answers that are HTML pages: status -> when
-
-
-SIGN_IN_FORM = {
-    "type": "object",
-    "required": ["api_key", "csrf_token"],
-    "properties": {
-        "api_key": {"type": "string", "description": "the producer's api_key"},
-        "csrf_token": {"type": "string", "description": "from the sign-in form"},
-        "next_query": {"type": "string", "description": "dashboard filters to return to"},
-    },
-}
-OPERATIONS: dict[str, Operation] = {
-    "operations.healthz": Operation("Operations", "Liveness: the process answers", response=HealthView),
-    "operations.readyz": Operation("Operations", "Readiness: the database and the broker are reachable", response=ReadinessView),
-    "operations.billing_run": Operation(
-        "Operations", "Run every charge, retry and expiry due now", ADMIN, response=BillingRunView,
-        description="The scheduler in `recur up` does the same continuously.",
-    ),
-    "metrics.metrics": Operation(
-        "Operations", "Prometheus metrics", media=("text/plain",),
-        description="Request counts and latencies per route, subscriptions by status, projection lag and the event-store head.",
-    ),
-    "openapi.openapi_document": Operation("Operations", "This OpenAPI 3.1 document"),
-    "docs_page.docs": Operation("Operations", "This API as an HTML page", media=("text/html",)),
-    "catalog.register_producer": Operation(
-        "Catalog", "Register a producer", ADMIN, catalog.ProducerSchema, response=ProducerView, status=201,
-        description="The response carries the producer's `api_key`, shown only this once.",
-    ),
-    "catalog.create_product": Operation(
-        "Catalog", "Create a product", PRODUCER, catalog.ProductSchema, response=ProductView, status=201,
-        description="Admin credentials must name the producer with `producer_id`.",
-    ),
-    "catalog.list_products": Operation("Catalog", "List products", PRODUCER, response=ProductPageView, query=(TENANT, *page_params())),
-    "catalog.get_product": Operation("Catalog", "Read a product", PRODUCER, response=ProductView),
-    "catalog.define_plan": Operation("Catalog", "Define a plan of a product", PRODUCER, catalog.PlanSchema, response=PlanView, status=201),
-    "catalog.get_plan": Operation("Catalog", "Read a plan", ANY_CALLER, response=PlanView),
-    "catalog.revise_plan": Operation(
-        "Catalog", "Revise a plan", PRODUCER, catalog.PlanPatchSchema, response=PlanView,
-        description="A new price applies to subscriptions started afterwards only.",
-    ),
-    "catalog.create_offer": Operation("Catalog", "Create an offer (another price) of a plan", PRODUCER, catalog.OfferSchema,
-                                      response=OfferView, status=201),
-    "catalog.get_offer": Operation("Catalog", "Read an offer", PRODUCER, response=OfferView),
-    "catalog.revise_offer": Operation("Catalog", "Revise an offer", PRODUCER, catalog.OfferPatchSchema, response=OfferView,
-                                      description="Applies to new subscribers only."),
-    "subscriptions.start_subscription": Operation(
-        "Subscriptions", "Start a subscription", PRODUCER, subscriptions.StartSchema, response=StartedSubscriptionView, status=201,
-        description="With a trial: `trialing`. Without: the first charge runs now; approved -> `active`, declined -> `pending`. "
-        "Boleto: a boleto is issued and the subscription becomes `active` when it is paid.",
-    ),
-    "subscriptions.list_subscriptions": Operation(
-        "Subscriptions", "List subscriptions", PRODUCER, response=SubscriptionPageView,
-        query=(
-            query("status", "only this status", {"type": "string", "enum": STATUSES}),
-            query("product_id", "only this product", UUID_QUERY),
-            query("plan_id", "only this plan", UUID_QUERY),
-            TENANT,
-            *page_params(),
-        ),
-    ),
-    "subscriptions.get_subscription": Operation(
-        "Subscriptions", "Read a subscription", ANY_CALLER, response=SubscriptionView,
-        query=(query("as_of", "the state at this instant, rebuilt from its events", {"type": "string", "format": "date-time"}),),
-    ),
-    "subscriptions.subscription_events": Operation("Subscriptions", "The subscription's audit trail: its events in order", ANY_CALLER,
-                                                   response=EventListView),
-    "subscriptions.cancel": Operation(
-        "Subscriptions", "Cancel a subscription", ANY_CALLER, subscriptions.CancelSchema, body_required=False, response=SubscriptionView,
-        description="The origin comes from the credentials: subscriber -> customer, producer -> seller, admin -> admin.",
-    ),
-    "subscriptions.change_plan": Operation(
-        "Subscriptions", "Change plan at the next renewal", ANY_CALLER, subscriptions.ChangePlanSchema, response=SubscriptionView,
-        description="Same product only; the next cycle is billed with the new plan's price and periodicity.",
-    ),
-    "subscriptions.change_payment_method": Operation("Subscriptions", "Replace the payment method", ANY_CALLER, PaymentMethodSchema,
-                                                     response=SubscriptionView),
-    "subscriptions.change_billing_day": Operation("Subscriptions", "Move the next charges to a day of the month", ANY_CALLER,
-                                                  subscriptions.BillingDaySchema, response=SubscriptionView),
-    "subscriptions.reprocess": Operation(
-        "Subscriptions", "Charge the overdue installment now", ANY_CALLER, response=SubscriptionView,
-        description="For `past_due` or `inactive` subscriptions; approved -> `active` again.",
-    ),
-    "reports.sales_report": Operation("Reports", "Sales: transactions created or updated in the period", PRODUCER,
-                                      response=SalesReportView, media=("application/json", "text/csv", XLSX), query=REPORT_PARAMS),
-    "reports.subscriptions_report": Operation("Reports", "Subscriptions created or updated in the period", PRODUCER,
-                                              response=SubscriptionsReportView, media=("application/json", "text/csv", XLSX),
-                                              query=REPORT_PARAMS),
-    "reports.installments_report": Operation("Reports", "Installment charges created in the period", PRODUCER,
-                                             response=InstallmentsReportView, media=("application/json", "text/csv", XLSX),
-                                             query=REPORT_PARAMS),
-    "reports.cancellations_dashboard": Operation(
-        "Reports", "Cancellation dashboard", PRODUCER, response=DashboardView, query=(*DASHBOARD_FILTERS, TENANT),
-        description="lt_months, ltv and avg_paid_recurrences are over the subscriptions cancelled in the period.",
-    ),
-    "dashboard_page.cancellations": Operation(
-        "Dashboard page", "The cancellation dashboard page (a sign-in form without a session)", ("dashboardSession",),
-        media=("text/html",), query=DASHBOARD_FILTERS,
-    ),
-    "dashboard_page.sign_in": Operation(
-        "Dashboard page", "Sign in to the dashboard page with a producer's api_key", body=SIGN_IN_FORM,
-        body_media="application/x-www-form-urlencoded", status=303, media=(),
-        pages={401: "the sign-in form again, saying why: the api_key is not valid", 403: "the sign-in form again: the CSRF token is "
-               "missing or stale"},
-    ),
-    "dashboard_page.sign_out": Operation("Dashboard page", "Sign out of the dashboard page", ("dashboardSession",),
-                                         body={"type": "object", "properties": {"csrf_token": {"type": "string"}}},
-                                         body_media="application/x-www-form-urlencoded", status=303, media=(),
-                                         pages={403: "a page saying the form was refused: the CSRF token is missing or stale"}),
-    "sandbox.create_card_token": Operation(
-        "Sandbox", "Tokenize a test card (no credentials: a buyer's browser calls it)", body=sandbox.CardSchema,
-        response=CardTokenView, status=201,
-        description="; ".join(f"{number}: {outcome}" for number, outcome in TEST_CARDS.items())
-        + "; other numbers passing Luhn approve; failing Luhn is a 422.",
-    ),
-    "sandbox.queue_outcomes": Operation("Sandbox", "Queue the results of a test card's next charges", ADMIN, sandbox.OutcomesSchema,
-                                        response=QueuedOutcomesView, status=201),
-    "sandbox.pay": Operation("Sandbox", "The bank reports a boleto paid", ADMIN, response=SubscriptionView),
-    "sandbox.get_clock": Operation("Sandbox", "The sandbox clock", ADMIN, response=ClockView),
-    "sandbox.advance": Operation(
-        "Sandbox", "Move the sandbox clock forward and run everything that fell due", ADMIN, sandbox.AdvanceSchema,
-        response=ClockAdvancedView,
-        description="Runs, in time order, trial ends, charges, retries, reminders and scheduled reports; returns when the read "
-        "models have caught up. One clock serves every tenant; it never goes back, nor further than ten years past the "
-        "real present (and never past 2100).",
-    ),
-}
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}  # RFC 9110: every other method may change something
 
 
 # ---------------------------------------------------------------- building
 PATH_VARIABLE = re.compile(r"<(?:(?P<converter>[a-zA-Z_]\w*)(?:\([^)]*\))?:)?(?P<name>[a-zA-Z_]\w*)>")
-CONVERTER_TYPES = {"int": {"type": "integer"}, "float": {"type": "number"}, "uuid": UUID_QUERY}
+CONVERTER_TYPES = {"int": {"type": "integer"}, "float": {"type": "number"}, "uuid": UUID_PARAMETER}
 
 
 def openapi_path(rule: Rule) -> tuple[str, list[dict[str, Any]]]:
@@ -323,40 +129,45 @@ def openapi_path(rule: Rule) -> tuple[str, list[dict[str, Any]]]:
     return PATH_VARIABLE.sub(lambda m: "{" + m["name"] + "}", rule.rule), parameters
 
 
-def fallback(app: Flask, rule: Rule) -> Operation:
-    """A route nobody described yet is published all the same, with what the code itself says."""
+def fallback(app: Flask, rule: Rule) -> Route:
+    """A route nobody declared is published all the same, with what the code itself says."""
     view = app.view_functions.get(rule.endpoint)
     doc = (view.__doc__ or "").strip().splitlines() if view else []
     summary = doc[0] if doc else rule.endpoint.rpartition(".")[2].replace("_", " ").capitalize()
     tag = BLUEPRINT_TAGS.get(rule.endpoint.partition(".")[0], "Operations")
     roles = ANY_CALLER if rule.rule.startswith("/v1/") and tag != "Sandbox" else ()
-    return Operation(tag, summary, roles, description="Not described in detail here yet: see API.md.")
+    return Route(tag, summary, roles, description="Not described in detail here yet: see docs/API.md.")
 
 
 def operation(app: Flask, rule: Rule, method: str, path_parameters: list[dict[str, Any]]) -> dict[str, Any]:
-    described = rule.endpoint in OPERATIONS
-    op = OPERATIONS[rule.endpoint] if described else fallback(app, rule)
-    parameters: list[Any] = [*path_parameters, *op.query]
+    declared = declaration_of(app.view_functions.get(rule.endpoint))
+    described = declared is not None
+    op = declared or fallback(app, rule)
+    parameters: list[Any] = [*path_parameters]
+    if op.query is not None:
+        parameters.append({"in": "query", "schema": op.query})
     if method == "POST":
         parameters.append("IdempotencyKey")
+    if op.if_match:
+        parameters.append("IfMatch")
     result: dict[str, Any] = {
         "operationId": rule.endpoint,
         "tags": [op.tag],
         "summary": op.summary,
         "parameters": parameters,
-        "security": [{role: []} for role in op.roles],
+        "security": [{role: []} for role in op.security],
         "responses": responses(op, rule, method, described),
     }
     if op.description:
         result["description"] = op.description
     if op.body is not None:
         result["requestBody"] = {"required": op.body_required, "content": {op.body_media: {"schema": op.body}}}
-    elif method in WRITES and not described:
+    elif method not in SAFE_METHODS and not described:
         result["requestBody"] = {"required": False, "content": {"application/json": {"schema": {"type": "object"}}}}
     return result
 
 
-def responses(op: Operation, rule: Rule, method: str, described: bool) -> dict[str, Any]:
+def responses(op: Route, rule: Rule, method: str, described: bool) -> dict[str, Any]:
     """The success response, then the problems this route can answer (every /v1 route is behind the database)."""
     if not described:
         success: dict[str, Any] = {"description": "success", "content": {"application/json": {"schema": {"type": "object"}}}}
@@ -364,26 +175,35 @@ def responses(op: Operation, rule: Rule, method: str, described: bool) -> dict[s
     else:
         content: dict[str, Any] = {}
         for media in op.media:
-            if media == "application/json":
+            if media == JSON:
                 content[media] = {"schema": op.response or {"type": "object"}}
             else:
                 content[media] = {"schema": {"type": "string"}}
         success = {"description": "see other" if op.status == 303 else "success"}
         if content:
             success["content"] = content
+        headers = {}
+        if op.etag:
+            headers["ETag"] = {"$ref": "#/components/headers/ETag"}
+        if op.location:
+            headers["Location"] = {"description": "the path of what was created", "schema": {"type": "string"}}
+        if headers:
+            success["headers"] = headers
         answers = {str(op.status): success}
         for status, when in op.pages.items():
             answers[str(status)] = {"description": when, "content": {"text/html": {"schema": {"type": "string"}}}}
     v1 = rule.rule.startswith("/v1/")
-    if op.roles and op.roles != ("dashboardSession",):
+    if op.roles:
         answers["401"] = PROBLEMS["401"][0]
     if v1 and (op.roles or "<" in rule.rule):
         answers["404"] = PROBLEMS["404"][0]
-    if v1 and method in WRITES:
+    if v1 and method not in SAFE_METHODS:
         answers["409"] = PROBLEMS["409"][0]
+    if op.if_match:
+        answers["412"] = PROBLEMS["412"][0]
     if v1 and op.body is not None:
         answers["400"], answers["413"] = PROBLEMS["400"][0], PROBLEMS["413"][0]
-    if v1 and (op.body is not None or op.query or method in WRITES):
+    if v1 and (op.body is not None or op.query is not None or method not in SAFE_METHODS):
         answers["422"] = PROBLEMS["422"][0]
     if v1 or rule.endpoint == "operations.readyz":
         answers["503"] = PROBLEMS["503"][0]
@@ -411,6 +231,21 @@ def build_spec(app: Flask) -> dict[str, Any]:
             "the same key with another body is a 422.",
             "schema": {"type": "string", "maxLength": 255},
         },
+    )
+    spec.components.parameter(
+        "IfMatch",
+        "header",
+        {
+            "name": "If-Match",
+            "required": False,
+            "description": "The ETag of the version you read (`\"7\"`): the change is made only if the resource is still at "
+            "that version, else 412. Without it, no check.",
+            "schema": {"type": "string", "maxLength": 1000},
+        },
+    )
+    spec.components.header(
+        "ETag", {"description": "the resource's version, quoted (`\"7\"`): send it back in If-Match to change it only if no one "
+                 "else did meanwhile", "schema": {"type": "string"}}
     )
     spec.components.schema("Problem", schema=ProblemView)
     for status, (name, description) in PROBLEMS.items():
@@ -475,6 +310,6 @@ def spec_for(app: Flask) -> dict[str, Any]:
     return published_spec(app).document
 
 
-@bp.get("/openapi.json")
+@route(bp.get, "/openapi.json", "Operations", "This OpenAPI 3.1 document")
 def openapi_document() -> Response:
     return Response(published_spec(current_app).body, mimetype="application/json")

@@ -6,31 +6,31 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, json
 
-from recur.commands.scheduler import run_due
-from recur.http.auth import require
+from recur.http.context import services
 from recur.http.errors import RETRY_AFTER_SECONDS, problem
+from recur.http.representations import BillingRunView, HealthView, ReadinessView
 from recur.http.request_deadline import allow_seconds
+from recur.http.routes import ADMIN, route
+from recur.projections.queries.operations import database_answers
+from recur.scheduler import RunReport, run_due
 
 bp = Blueprint("operations", __name__)
+TAG = "Operations"
 
 
-def services() -> Any:
-    return current_app.extensions["recur"]
-
-
-@bp.get("/healthz")
+@route(bp.get, "/healthz", TAG, "Liveness: the process answers", response=HealthView)
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@bp.get("/readyz")
+@route(bp.get, "/readyz", TAG, "Readiness: the database and the broker are reachable", response=ReadinessView)
 @allow_seconds(2)  # a probe that hangs is as bad as one that lies
-def readyz() -> Response:
+def readyz() -> dict[str, Any] | Response:
     from recur.http.pipeline_health import pipeline_checks
 
     checks: dict[str, str] = {}
     try:
-        services().db.fetchone("SELECT 1")
+        database_answers(services().db)
         checks["database"] = "ok"
     except Exception as error:  # noqa: BLE001 - any failure means not ready
         checks["database"] = f"unreachable: {error.__class__.__name__}"
@@ -42,7 +42,7 @@ def readyz() -> Response:
         except Exception as error:  # noqa: BLE001 - any failure means not ready
             checks["read_models"] = f"unknown: {error.__class__.__name__}"
     if all(v == "ok" for v in checks.values()):
-        return Response(json.dumps({"status": "ready", "checks": checks}), mimetype="application/json")
+        return {"status": "ready", "checks": checks}
     failing = {name: value for name, value in checks.items() if value != "ok"}
     if "database" in failing or "broker" in failing:
         response = problem(503, "dependency-down", "Not ready", "a dependency is unreachable: " + json.dumps(checks))
@@ -62,9 +62,8 @@ def _broker_reachable(bootstrap: str) -> bool:
         return False
 
 
-@bp.post("/v1/billing/run")
+@route(bp.post, "/v1/billing/run", TAG, "Run every charge, retry and expiry due now", roles=ADMIN, response=BillingRunView,
+       description="The scheduler in `recur up` does the same continuously.")
 @allow_seconds(None)
-def billing_run() -> dict[str, Any]:
-    require("admin")
-    report = run_due(services())
-    return {"examined": report.examined, "billed": report.billed, "skipped_locked": report.skipped_locked, "errors": report.errors}
+def billing_run() -> RunReport:
+    return run_due(services())

@@ -14,26 +14,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from flask import request
-
 from recur.http.errors import ApiError
 from recur.http.fields import unstorable
 from recur.http.limits import MAX_CURSOR_LENGTH, MAX_TEXT_ID_LENGTH
 
 DIGITS = re.compile(r"[0-9]{1,6}")  # ASCII only: str.isdigit() also takes "²", which int() refuses
-
-
-def page_limit(default: int = 50, maximum: int = 500) -> int:
-    raw = request.args.get("limit", str(default))
-    if not DIGITS.fullmatch(raw) or not 1 <= int(raw) <= maximum:
-        raise ApiError(
-            422,
-            "validation-error",
-            "Invalid request",
-            f"limit must be an integer between 1 and {maximum}",
-            {"limit": [f"must be between 1 and {maximum}"]},
-        )
-    return int(raw)
 
 
 def encode_cursor(sort_key: datetime, row_id: Any) -> str:

@@ -1,30 +1,54 @@
-"""Response representations for the OpenAPI document, mirroring recur/http/views.py.
+"""What the API answers: one marshmallow schema per JSON shape, the only place each shape is written.
 
-Kept apart from the document's assembly (openapi.py) because they are the long, declarative part:
-one marshmallow schema per JSON shape the API returns.
+Routes dump what their views return through these schemas (recur/http/routes.py), and the OpenAPI document
+publishes them: add a field here and it is served and documented. The schemas read the objects as they are:
+aggregates (a subscription, a plan), read-model rows named by their query (recur/projections/queries), dataclasses
+of the application (a history entry, a billing run). Where an answer composes values (money from an amount and the
+currency beside it, a pending plan change from the pending terms and the period's end), a field says how.
+
+Every field is published as required (the answer always holds the key, null when there is no value) unless its
+metadata says `optional` (the key is left out when empty).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, missing, utils, validate
 
-from recur.commands.sandbox_gateway import OUTCOMES
-from recur.http import subscriptions
+from recur.domain.subscription import ORIGINS
+from recur.gateways.sandbox import OUTCOMES
 from recur.http.schemas import PERIODICITIES
 
-STATUSES = subscriptions.STATUSES
-ORIGINS = ["customer", "seller", "admin"]
+STATUSES = ["pending", "trialing", "active", "past_due", "inactive", "cancelled"]
 
 
-# ---------------------------------------------------------------- representations (responses)
-def representation(cls: type[Schema]) -> type[Schema]:
-    """The views always return every key (null when there is no value): marking each field required tells clients
-    they may rely on its presence. Fields that views.py leaves out when empty say so with metadata optional=True."""
-    for declared in cls._declared_fields.values():
-        declared.required = not declared.metadata.get("optional", False)
-    return cls
+# ---------------------------------------------------------------- fields that read the objects as they are
+class Instant(fields.DateTime):
+    """ISO 8601 with offset; a value some query already wrote as text is passed on."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return value if isinstance(value, str) else super()._serialize(value, attr, obj, **kwargs)
+
+
+class Day(fields.Date):
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        if isinstance(value, datetime):
+            value = value.date()
+        return value if isinstance(value, str) else super()._serialize(value, attr, obj, **kwargs)
+
+
+class Composed(fields.Nested):
+    """A nested object composed from the whole object being dumped (documented as the nested schema)."""
+
+    def __init__(self, nested: type[Schema], compose: Callable[[Any], Any], **kwargs: Any) -> None:
+        super().__init__(nested, **kwargs)
+        self.compose = compose
+
+    def get_value(self, obj: Any, attr: str, accessor: Any = None, default: Any = missing) -> Any:
+        return self.compose(obj)
 
 
 def described(description: str, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -41,18 +65,43 @@ def uuid(description: str = "", **kwargs: Any) -> fields.UUID:
     return fields.UUID(**described(description, kwargs))
 
 
-def instant(description: str = "", **kwargs: Any) -> fields.DateTime:
-    return fields.DateTime(**described(description, kwargs))
+def instant(description: str = "", **kwargs: Any) -> Instant:
+    return Instant(**described(description, kwargs))
+
+
+def day(description: str = "", **kwargs: Any) -> Day:
+    return Day(**described(description, kwargs))
 
 
 def nested(schema: type[Schema], **kwargs: Any) -> fields.Nested:
     return fields.Nested(schema, **kwargs)
 
 
+def version() -> fields.Integer:
+    return fields.Integer(metadata={"description": "the aggregate's version: grows with every change; the ETag is this, quoted"})
+
+
+def representation(cls: type[Schema]) -> type[Schema]:
+    for declared in cls._declared_fields.values():
+        declared.required = not declared.metadata.get("optional", False)
+    return cls
+
+
+# ---------------------------------------------------------------- money and catalog
 @representation
 class MoneyView(Schema):
     amount = fields.Integer(metadata={"description": "integer minor units (centavos for BRL)"})
     currency = text("ISO 4217 code, e.g. BRL")
+
+
+def money_of(amount: str, currency: str, **kwargs: Any) -> Composed:
+    """Money from an integer amount and the currency found beside it (dotted paths into the object)."""
+
+    def compose(obj: Any) -> dict[str, Any] | None:
+        value = utils.get_value(obj, amount)
+        return None if value is None or value is missing else {"amount": value, "currency": utils.get_value(obj, currency)}
+
+    return Composed(MoneyView, compose, **kwargs)
 
 
 @representation
@@ -67,15 +116,31 @@ class ProducerView(Schema):
     id = uuid()
     name = text()
     email = fields.Email()
-    api_key = text("the producer's credential; returned only once, keep it")
+    created_at = instant(attribute="created_on")
+    version = version()
 
 
 @representation
-class ProductView(Schema):
+class RegisteredProducerView(ProducerView):
+    api_key = text("the producer's credential; returned only once, keep it")
+
+
+class ProductFields(Schema):
     id = uuid()
     producer_id = uuid()
     name = text()
     created_at = instant()
+
+
+@representation
+class ProductView(ProductFields):
+    created_at = instant(attribute="created_on")
+    version = version()
+
+
+@representation
+class ProductSummaryView(ProductFields):
+    """A list item: the read model's columns."""
 
 
 @representation
@@ -90,7 +155,7 @@ class PlanView(Schema):
     max_installments = fields.Integer()
     retry_policy = nested(RetryPolicyView)
     renewal_reminder_days = fields.Integer(allow_none=True)
-    version = fields.Integer(metadata={"description": "the aggregate's version: grows with every change"})
+    version = version()
 
 
 @representation
@@ -99,14 +164,15 @@ class OfferView(Schema):
     plan_id = uuid()
     name = text()
     price = nested(MoneyView)
-    version = fields.Integer()
+    version = version()
 
 
+# ---------------------------------------------------------------- subscriptions
 @representation
 class SubscriberView(Schema):
     name = text()
     email = fields.Email()
-    country = text("ISO 3166 alpha-2", allow_none=True)
+    country = text("ISO 3166 alpha-2", allow_none=True, dump_default=None)
 
 
 @representation
@@ -127,8 +193,8 @@ class RetryView(Schema):
 @representation
 class BoletoView(Schema):
     id = text()
-    amount = nested(MoneyView)
-    due_date = fields.Date()
+    amount = money_of("amount", "currency")
+    due_date = day()
     line = text("the digitable line to pay it with")
 
 
@@ -139,6 +205,11 @@ class PendingPlanChangeView(Schema):
     price = nested(MoneyView)
     periodicity = text(validate=validate.OneOf(PERIODICITIES))
     effective_at = instant("the next renewal", allow_none=True)
+
+
+def pending_plan_change(sub: Any) -> dict[str, Any] | None:
+    terms = sub.pending_terms
+    return None if terms is None else {**terms, "effective_at": sub.current_period_end}
 
 
 @representation
@@ -165,10 +236,10 @@ class SubscriptionFields(Schema):
     started_at = instant()
     trial_ends_at = instant(allow_none=True)
     paid_recurrences = fields.Integer()
-    total_paid = nested(MoneyView)
+    total_paid = money_of("total_paid", "price.currency")
     cancelled_at = instant(allow_none=True)
     cancellation = nested(CancellationView, allow_none=True)
-    version = fields.Integer(metadata={"description": "the aggregate's version: grows with every event"})
+    version = version()
 
 
 @representation
@@ -178,7 +249,7 @@ class SubscriptionView(SubscriptionFields):
     next_charge_at = instant(allow_none=True)
     retry = nested(RetryView, allow_none=True)
     boleto = nested(BoletoView, allow_none=True, metadata={"description": "the open boleto, if any"})
-    pending_plan_change = nested(PendingPlanChangeView, allow_none=True)
+    pending_plan_change = Composed(PendingPlanChangeView, pending_plan_change, allow_none=True)
     cancel_at = instant("a cancellation scheduled for the period end", allow_none=True)
 
 
@@ -220,6 +291,7 @@ class ProblemView(Schema):
     errors = fields.Dict(metadata={"optional": True, "description": "invalid input only: field -> list of messages"})
 
 
+# ---------------------------------------------------------------- reports and the dashboard
 @representation
 class OriginCountsView(Schema):
     customer = fields.Integer()
@@ -238,7 +310,7 @@ class DashboardMonthView(Schema):
 
 @representation
 class DashboardDayView(Schema):
-    date = fields.Date()
+    date = day()
     cancellations = fields.Integer()
     by_origin = nested(OriginCountsView)
     active = fields.Integer()
@@ -246,7 +318,7 @@ class DashboardDayView(Schema):
 
 @representation
 class DashboardView(Schema):
-    from_ = instant(data_key="from")
+    from_ = instant(data_key="from", attribute="from")
     to = instant()
     cancellations = fields.Integer()
     cancellation_rate = fields.Float(metadata={"description": "cancellations in the period / subscriptions active at its start"})
@@ -312,7 +384,7 @@ class InstallmentReportItemView(Schema):
     buyer = nested(BuyerView)
     product_id = uuid(allow_none=True)
     installment = nested(InstallmentNumberView)
-    due_date = fields.Date()
+    due_date = day()
     amount = nested(MoneyView)
     status = text()
     created_at = instant()
@@ -328,7 +400,19 @@ def page_of(item: type[Schema], name: str, **extra: fields.Field) -> type[Schema
     return representation(Schema.from_dict(shape, name=name))
 
 
-ProductPageView = page_of(ProductView, "ProductPageView")
+def columns(schema: type[Schema], prefix: str = "") -> list[str]:
+    """A schema's fields as the dotted columns of a CSV or XLSX file, in declaration order."""
+    names: list[str] = []
+    for name, declared in schema._declared_fields.items():
+        key = declared.data_key or name
+        if isinstance(declared, fields.Nested) and isinstance(declared.nested, type):
+            names.extend(columns(declared.nested, f"{prefix}{key}."))
+        else:
+            names.append(prefix + key)
+    return names
+
+
+ProductPageView = page_of(ProductSummaryView, "ProductPageView")
 SubscriptionPageView = page_of(SubscriptionSummaryView, "SubscriptionPageView")
 SalesReportView = page_of(SaleView, "SalesReportView", **{"from": instant(), "to": instant()})
 SubscriptionsReportView = page_of(SubscriptionReportItemView, "SubscriptionsReportView", **{"from": instant(), "to": instant()})
@@ -346,5 +430,3 @@ QueuedOutcomesView = representation(Schema.from_dict(
 ClockView = representation(Schema.from_dict({"now": instant()}, name="ClockView"))
 ClockAdvancedView = representation(Schema.from_dict(
     {"now": instant(), "steps": fields.Integer(metadata={"description": "how many due items ran"})}, name="ClockAdvancedView"))
-
-

@@ -10,23 +10,25 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from recur.commands.billing import pay_boleto
 from recur.commands.clock import SystemClock
-from recur.commands.gateway import UnknownCardTokenError
-from recur.commands.sandbox_gateway import OUTCOMES, InvalidCardNumberError
-from recur.commands.scheduler import advance_clock
-from recur.http.auth import public, require
+from recur.commands.gateway import CardToken, UnknownCardTokenError
+from recur.domain.subscription import Subscription
+from recur.gateways.sandbox import OUTCOMES, TEST_CARDS, InvalidCardNumberError, SandboxGateway
+from recur.http.context import services
 from recur.http.errors import ApiError, not_found
 from recur.http.fields import StrictBoolean, Text
 from recur.http.limits import LATEST_INSTANT, SANDBOX_CLOCK_HORIZON
+from recur.http.representations import CardTokenView, ClockAdvancedView, ClockView, QueuedOutcomesView, SubscriptionView
 from recur.http.request_deadline import allow_seconds
-from recur.http.schemas import load
-from recur.http.views import subscription_view
+from recur.http.routes import ADMIN, route
+from recur.scheduler import advance_clock
 
 bp = Blueprint("sandbox", __name__)
+TAG = "Sandbox"
 
 
 class CardSchema(Schema):
@@ -56,8 +58,12 @@ class AdvanceSchema(Schema):
             raise ValidationError("give either to, or days/hours", "to")
 
 
-def services() -> Any:
-    return current_app.extensions["recur"]
+def sandbox_gateway() -> SandboxGateway:
+    """Test cards and outcome queues exist only where the sandbox gateway is the one in use."""
+    gateway = services().gateway
+    if not isinstance(gateway, SandboxGateway):
+        raise not_found()
+    return gateway
 
 
 def clock_horizon(real_now: datetime) -> datetime:
@@ -70,62 +76,71 @@ def invalid_target(field: str, detail: str, message: str) -> ApiError:
     return ApiError(422, "validation-error", "Invalid request", detail, {field: [message]})
 
 
-@bp.post("/v1/sandbox/card-tokens")
-@public
-def create_card_token() -> tuple[dict[str, Any], int]:
-    data = load(CardSchema(), request.get_json())
+@route(bp.post, "/v1/sandbox/card-tokens", TAG, "Tokenize a test card (no credentials: a buyer's browser calls it)", body=CardSchema,
+       response=CardTokenView, status=201, location="/v1/sandbox/card-tokens/{token}",
+       description="; ".join(f"{number}: {outcome}" for number, outcome in TEST_CARDS.items())
+       + "; other numbers passing Luhn approve; failing Luhn is a 422.")
+def create_card_token(body: dict[str, Any]) -> CardToken:
     try:
-        card = services().gateway.tokenize(str(data["number"]), int(data["exp_month"]), int(data["exp_year"]))  # type: ignore[call-overload]
+        return sandbox_gateway().tokenize(str(body["number"]), int(body["exp_month"]), int(body["exp_year"]))
     except InvalidCardNumberError as error:
         raise ApiError(422, "validation-error", "Invalid card", f"{error}: check the number", {"number": [str(error)]}) from None
-    return {"token": card.token, "brand": card.brand, "last4": card.last4}, 201
 
 
-@bp.post("/v1/sandbox/card-tokens/<token>/outcomes")
-def queue_outcomes(token: str) -> tuple[dict[str, Any], int]:
-    require("admin")
-    data = load(OutcomesSchema(), request.get_json())
+@route(bp.get, "/v1/sandbox/card-tokens/<token>", TAG, "Read a test card's token: its brand and last 4 digits", roles=ADMIN,
+       response=CardTokenView)
+def get_card_token(token: str) -> CardToken:
     try:
-        services().gateway.queue_outcomes(token, list(data["outcomes"]))  # type: ignore[call-overload]
+        return sandbox_gateway().describe_token(token)
     except UnknownCardTokenError:
         raise not_found("card token") from None
-    return {"token": token, "queued": data["outcomes"]}, 201
 
 
-@bp.post("/v1/sandbox/boletos/<boleto_id>/pay")
-def pay(boleto_id: str) -> dict[str, Any]:
-    require("admin")
+@route(bp.post, "/v1/sandbox/card-tokens/<token>/outcomes", TAG, "Queue the results of a test card's next charges", roles=ADMIN,
+       body=OutcomesSchema, response=QueuedOutcomesView, status=201, location="/v1/sandbox/card-tokens/{token}")
+def queue_outcomes(token: str, body: dict[str, Any]) -> dict[str, Any]:
+    try:
+        sandbox_gateway().queue_outcomes(token, list(body["outcomes"]))
+    except UnknownCardTokenError:
+        raise not_found("card token") from None
+    return {"token": token, "queued": body["outcomes"]}
+
+
+@route(bp.post, "/v1/sandbox/boletos/<boleto_id>/pay", TAG, "The bank reports a boleto paid", roles=ADMIN, response=SubscriptionView,
+       etag=True)
+def pay(boleto_id: str) -> Subscription:
     sub = pay_boleto(services(), boleto_id, {"kind": "system", "id": "bank", "request_id": ""})
     if sub is None:
         raise not_found("boleto")
-    return subscription_view(sub)
+    return sub
 
 
-@bp.get("/v1/sandbox/clock")
+@route(bp.get, "/v1/sandbox/clock", TAG, "The sandbox clock", roles=ADMIN, response=ClockView)
 def get_clock() -> dict[str, Any]:
-    require("admin")
-    return {"now": services().clock.now().isoformat()}
+    return {"now": services().clock.now()}
 
 
-@bp.post("/v1/sandbox/clock/advance")
+@route(bp.post, "/v1/sandbox/clock/advance", TAG, "Move the sandbox clock forward and run everything that fell due", roles=ADMIN,
+       body=AdvanceSchema, response=ClockAdvancedView,
+       description="Runs, in time order, trial ends, charges, retries, reminders and scheduled reports; returns when the read "
+       "models have caught up. One clock serves every tenant; it never goes back, nor further than ten years past the "
+       "real present (and never past 2100).")
 @allow_seconds(None)
-def advance() -> dict[str, Any]:
-    require("admin")
-    data = load(AdvanceSchema(), request.get_json())
+def advance(body: dict[str, Any]) -> dict[str, Any]:
     s = services()
     now: datetime = s.clock.now()
-    target = data.get("to") or now + timedelta(days=int(data.get("days", 0)), hours=int(data.get("hours", 0)))  # type: ignore[call-overload]
-    field = "to" if "to" in data else "days" if "days" in data else "hours"
-    if target < now:  # type: ignore[operator]
+    target = body.get("to") or now + timedelta(days=int(body.get("days", 0)), hours=int(body.get("hours", 0)))
+    field = "to" if "to" in body else "days" if "days" in body else "hours"
+    if target < now:
         raise invalid_target(field, "the sandbox clock only moves forward", f"must not be before {now.isoformat()}")
     horizon = clock_horizon(SystemClock().now())
-    if target > horizon:  # type: ignore[operator]
+    if target > horizon:
         raise invalid_target(field, "the sandbox clock cannot go that far: it could never come back",
                              f"must not be after {horizon.isoformat()}")
-    target = target.astimezone(UTC)  # type: ignore[attr-defined]
-    if not data["run_due"]:
+    target = target.astimezone(UTC)
+    if not body["run_due"]:
         # Only move time: due work waits for the scheduler, `POST /v1/billing/run` or `recur bill`.
         s.clock.set(target)
-        return {"now": s.clock.now().isoformat(), "steps": 0}
-    steps = advance_clock(s, target)  # type: ignore[arg-type]
-    return {"now": s.clock.now().isoformat(), "steps": steps}
+        return {"now": s.clock.now(), "steps": 0}
+    steps = advance_clock(s, target)
+    return {"now": s.clock.now(), "steps": steps}

@@ -2,30 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-import psycopg2.extras
-from flask import Blueprint, current_app, request
+from flask import Blueprint
 from marshmallow import Schema, fields, validate
 
 from recur.commands import subscriptions as commands
 from recur.commands.catalog import owned
-from recur.contract.encoding import public_view
+from recur.commands.history import NotYetStartedError, subscription_as_of, subscription_history
+from recur.commands.versions import Expected
 from recur.domain.subscription import Subscription
-from recur.http.auth import Caller, check_subscription_access, require
+from recur.http.auth import check_subscription_access
+from recur.http.context import services
 from recur.http.errors import ApiError
 from recur.http.fields import EmailAddress, Text
 from recur.http.iso_codes import check_country
 from recur.http.limits import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, MAX_REASON_LENGTH
-from recur.http.pagination import decode_cursor, encode_cursor, page_limit
-from recur.http.query import as_uuid
-from recur.http.schemas import PaymentMethodSchema, load
-from recur.http.views import subscription_row_view, subscription_view
+from recur.http.pagination import encode_cursor
+from recur.http.query import AsOfQuery, SubscriptionsQuery
+from recur.http.representations import EventListView, StartedSubscriptionView, SubscriptionPageView, SubscriptionView
+from recur.http.routes import ANY_CALLER, PRODUCER, Caller, Extended, route
+from recur.http.schemas import PaymentMethodSchema
+from recur.projections.queries.subscriptions import subscription_page
 
 bp = Blueprint("subscriptions", __name__)
-STATUSES = ["pending", "trialing", "active", "past_due", "inactive", "cancelled"]
-ORIGIN_OF = {"subscriber": "customer", "producer": "seller", "admin": "admin"}
+TAG = "Subscriptions"
 
 
 class SubscriberSchema(Schema):
@@ -57,166 +58,86 @@ class BillingDaySchema(Schema):
     day = fields.Integer(required=True, strict=True, validate=validate.Range(1, 28))
 
 
-def services() -> Any:
-    return current_app.extensions["recur"]
-
-
 def _subscription_for(caller: Caller, subscription_id: str) -> Subscription:
     check_subscription_access(caller, subscription_id)
     sub: Subscription = owned(services(), subscription_id, Subscription, caller.scope)
     return sub
 
 
-@bp.post("/v1/subscriptions")
-def start_subscription() -> tuple[dict[str, Any], int]:
-    caller = require("producer", "admin")
-    data = load(StartSchema(), request.get_json())
-    data = {**data, "plan_id": str(data["plan_id"]), "offer_id": str(data["offer_id"]) if data["offer_id"] else None}
-    sub, token = commands.start_subscription(services(), caller.scope, data, caller.actor())
-    return {**subscription_view(sub), "subscriber_token": token}, 201
+@route(bp.post, "/v1/subscriptions", TAG, "Start a subscription", roles=PRODUCER, body=StartSchema, response=StartedSubscriptionView,
+       status=201, location="/v1/subscriptions/{id}", etag=True,
+       description="With a trial: `trialing`. Without: the first charge runs now; approved -> `active`, declined -> `pending`. "
+       "Boleto: a boleto is issued and the subscription becomes `active` when it is paid.")
+def start_subscription(caller: Caller, body: dict[str, Any]) -> Extended:
+    fields = {**body, "plan_id": str(body["plan_id"]), "offer_id": str(body["offer_id"]) if body["offer_id"] else None}
+    sub, token = commands.start_subscription(services(), caller.scope, fields, caller.actor())
+    return Extended(sub, subscriber_token=token)
 
 
-@bp.get("/v1/subscriptions/<subscription_id>")
-def get_subscription(subscription_id: str) -> dict[str, Any]:
-    caller = require("producer", "admin", "subscriber")
+@route(bp.get, "/v1/subscriptions/<subscription_id>", TAG, "Read a subscription", roles=ANY_CALLER, query=AsOfQuery,
+       response=SubscriptionView, etag=True)
+def get_subscription(subscription_id: str, caller: Caller, query: dict[str, Any]) -> Subscription:
     sub = _subscription_for(caller, subscription_id)
-    as_of = request.args.get("as_of")
-    if as_of:
-        sub = _as_of(sub, as_of)
-    return subscription_view(sub)
-
-
-def _as_of(sub: Subscription, raw: str) -> Subscription:
-    """Replay the subscription's events up to the instant (in the subscription's own time)."""
+    if query.get("as_of") is None:
+        return sub
     try:
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
-    except ValueError:
-        raise ApiError(
-            422, "validation-error", "Invalid request", "as_of must be an ISO 8601 timestamp", {"as_of": ["not an ISO 8601 timestamp"]}
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    events = services().events
-    version = None
-    for stored in events.recorder.select_events(sub.id):
-        event = events.mapper.to_domain_event(stored)
-        at = getattr(event, "at", None) or getattr(event, "started_at", None) or event.timestamp
-        if at > moment:
-            break
-        version = event.originator_version
-    if version is None:
-        raise ApiError(404, "not-found", "Not found", "the subscription did not exist yet at that instant")
-    past: Subscription = events.load(sub.id, Subscription, version=version)
-    return past
+        return subscription_as_of(services(), sub, query["as_of"])
+    except NotYetStartedError:
+        raise ApiError(404, "not-found", "Not found", "the subscription did not exist yet at that instant") from None
 
 
-@bp.get("/v1/subscriptions")
-def list_subscriptions() -> dict[str, Any]:
-    caller = require("producer", "admin")
-    limit = page_limit()
-    after = decode_cursor(request.args.get("cursor"))
-    where, params = ["true"], []
+@route(bp.get, "/v1/subscriptions", TAG, "List subscriptions", roles=PRODUCER, query=SubscriptionsQuery, response=SubscriptionPageView)
+def list_subscriptions(caller: Caller, query: dict[str, Any]) -> dict[str, Any]:
+    filters = {name: query.get(name) for name in ("producer_id", "product_id", "plan_id", "status")}
     if caller.producer_id:
-        where.append("producer_id = %s")
-        params.append(caller.producer_id)
-    for name in ("product_id", "plan_id", "producer_id"):
-        value = request.args.get(name)
-        if value:
-            as_uuid(name, value)
-            where.append(f"{name} = %s")
-            params.append(value)
-    status = request.args.get("status")
-    if status:
-        if status not in STATUSES:
-            raise ApiError(
-                422, "validation-error", "Invalid request", f"status must be one of {', '.join(STATUSES)}", {"status": ["unknown status"]}
-            )
-        where.append("status = %s")
-        params.append(status)
-    if after:
-        where.append("(started_at, id) > (%s::timestamptz, %s::uuid)")
-        params.extend(after)
-    sql = f"SELECT * FROM rm_subscriptions WHERE {' AND '.join(where)} ORDER BY started_at, id LIMIT %s"
-    params.append(limit + 1)
-    with services().db.transaction() as cur:
-        cur.execute("SET LOCAL statement_timeout = '10s'")
-        dict_cur = cur.connection.cursor(cursor_factory=psycopg2.extras.RealDictCursor)
-        dict_cur.execute(sql, params)
-        rows = dict_cur.fetchall()
-    items = [subscription_row_view(r) for r in rows[:limit]]
-    next_cursor = encode_cursor(rows[limit - 1]["started_at"], rows[limit - 1]["id"]) if len(rows) > limit else None
-    return {"items": items, "next_cursor": next_cursor}
+        if filters["producer_id"] not in (None, caller.producer_id):
+            return {"items": [], "next_cursor": None}  # another tenant's: none of them are yours
+        filters["producer_id"] = caller.producer_id
+    page = subscription_page(services().db, filters, query.get("cursor"), query["limit"])
+    return {"items": page.rows, "next_cursor": encode_cursor(*page.next_after) if page.next_after else None}
 
 
-@bp.get("/v1/subscriptions/<subscription_id>/events")
-def subscription_events(subscription_id: str) -> dict[str, Any]:
-    caller = require("producer", "admin", "subscriber")
-    sub = _subscription_for(caller, subscription_id)
-    events = services().events
-    items = []
-    for stored in events.recorder.select_events(sub.id):
-        event = public_view(events.mapper.to_domain_event(stored))
-        actor = event.actor
-        items.append(
-            {
-                "version": event.version,
-                "type": event.type,
-                "occurred_at": event.occurred_at,
-                "recorded_at": event.recorded_at,
-                "actor": {"kind": actor["kind"], "id": actor["id"]} if actor else None,
-                "request_id": actor.get("request_id") if actor else None,
-                "data": event.data,
-            }
-        )
-    return {"items": items}
+@route(bp.get, "/v1/subscriptions/<subscription_id>/events", TAG, "The subscription's audit trail: its events in order",
+       roles=ANY_CALLER, response=EventListView)
+def subscription_events(subscription_id: str, caller: Caller) -> dict[str, Any]:
+    return {"items": subscription_history(services(), _subscription_for(caller, subscription_id))}
 
 
-@bp.post("/v1/subscriptions/<subscription_id>/cancel")
-def cancel(subscription_id: str) -> dict[str, Any]:
-    caller = require("producer", "admin", "subscriber")
+COMMAND = {"roles": ANY_CALLER, "response": SubscriptionView, "etag": True, "if_match": True}
+
+
+@route(bp.post, "/v1/subscriptions/<subscription_id>/cancel", TAG, "Cancel a subscription", body=CancelSchema, body_required=False,
+       description="The origin comes from the credentials: subscriber -> customer, producer -> seller, admin -> admin.", **COMMAND)
+def cancel(subscription_id: str, caller: Caller, body: dict[str, Any], expected: Expected) -> Subscription:
     check_subscription_access(caller, subscription_id)
-    data = load(CancelSchema(), request.get_json() if request.get_data() else {})
-    sub = commands.cancel(
-        services(),
-        subscription_id,
-        caller.scope,
-        ORIGIN_OF[caller.kind],
-        data["reason"],  # type: ignore[arg-type]
-        str(data["when"]),
-        caller.actor(),
-    )
-    return subscription_view(sub)
+    return commands.cancel(services(), subscription_id, caller.scope, commands.ORIGIN_OF[caller.kind], body["reason"], str(body["when"]),
+                           caller.actor(), expected)
 
 
-@bp.post("/v1/subscriptions/<subscription_id>/change-plan")
-def change_plan(subscription_id: str) -> dict[str, Any]:
-    caller = require("producer", "admin", "subscriber")
+@route(bp.post, "/v1/subscriptions/<subscription_id>/change-plan", TAG, "Change plan at the next renewal", body=ChangePlanSchema,
+       description="Same product only; the next cycle is billed with the new plan's price and periodicity.", **COMMAND)
+def change_plan(subscription_id: str, caller: Caller, body: dict[str, Any], expected: Expected) -> Subscription:
     check_subscription_access(caller, subscription_id)
-    data = load(ChangePlanSchema(), request.get_json())
-    sub = commands.change_plan(
-        services(), subscription_id, caller.scope, str(data["plan_id"]), str(data["offer_id"]) if data["offer_id"] else None, caller.actor()
-    )
-    return subscription_view(sub)
+    offer_id = str(body["offer_id"]) if body["offer_id"] else None
+    return commands.change_plan(services(), subscription_id, caller.scope, str(body["plan_id"]), offer_id, caller.actor(), expected)
 
 
-@bp.put("/v1/subscriptions/<subscription_id>/payment-method")
-def change_payment_method(subscription_id: str) -> dict[str, Any]:
-    caller = require("producer", "admin", "subscriber")
+@route(bp.put, "/v1/subscriptions/<subscription_id>/payment-method", TAG, "Replace the payment method", body=PaymentMethodSchema,
+       **COMMAND)
+def change_payment_method(subscription_id: str, caller: Caller, body: dict[str, Any], expected: Expected) -> Subscription:
     check_subscription_access(caller, subscription_id)
-    data = load(PaymentMethodSchema(), request.get_json())
-    return subscription_view(commands.change_payment_method(services(), subscription_id, caller.scope, data, caller.actor()))
+    return commands.change_payment_method(services(), subscription_id, caller.scope, body, caller.actor(), expected)
 
 
-@bp.put("/v1/subscriptions/<subscription_id>/billing-day")
-def change_billing_day(subscription_id: str) -> dict[str, Any]:
-    caller = require("producer", "admin", "subscriber")
+@route(bp.put, "/v1/subscriptions/<subscription_id>/billing-day", TAG, "Move the next charges to a day of the month",
+       body=BillingDaySchema, **COMMAND)
+def change_billing_day(subscription_id: str, caller: Caller, body: dict[str, Any], expected: Expected) -> Subscription:
     check_subscription_access(caller, subscription_id)
-    data = load(BillingDaySchema(), request.get_json())
-    return subscription_view(commands.change_billing_day(services(), subscription_id, caller.scope, int(data["day"]), caller.actor()))  # type: ignore[call-overload]
+    return commands.change_billing_day(services(), subscription_id, caller.scope, int(body["day"]), caller.actor(), expected)
 
 
-@bp.post("/v1/subscriptions/<subscription_id>/reprocess")
-def reprocess(subscription_id: str) -> dict[str, Any]:
-    caller = require("producer", "admin", "subscriber")
+@route(bp.post, "/v1/subscriptions/<subscription_id>/reprocess", TAG, "Charge the overdue installment now",
+       description="For `past_due` or `inactive` subscriptions; approved -> `active` again.", **COMMAND)
+def reprocess(subscription_id: str, caller: Caller, expected: Expected) -> Subscription:
     check_subscription_access(caller, subscription_id)
-    return subscription_view(commands.reprocess(services(), subscription_id, caller.scope, caller.actor()))
+    return commands.reprocess(services(), subscription_id, caller.scope, caller.actor(), expected)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from recur.commands.services import build_services
+from recur.bootstrap import build_services
 from recur.logs import configure_logging
 from recur.settings import Settings
 

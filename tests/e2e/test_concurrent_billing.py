@@ -22,10 +22,9 @@ from typing import Any
 import psycopg2
 import pytest
 from dateutil.relativedelta import relativedelta
+from recur.scheduler import subscription_lock_key
 from recur_api import Api, http_call, next_month_start
 from recur_process import ADMIN, ROOT, RecurProcess
-
-from recur.commands.scheduler import subscription_lock_key
 
 SUBSCRIPTIONS = 20
 BILLING_RUNS = 8
@@ -34,7 +33,7 @@ BILL_PROCESSES = 2
 # `recur bill`, imported ahead and held at a gate (a line on stdin), so that the processes race
 # the HTTP billing runs instead of arriving after them because of their start-up time.
 GATED_BILL = (
-    "import sys; import recur.cli, recur.commands.scheduler, recur.commands.services; "
+    "import sys; import recur.cli, recur.scheduler, recur.bootstrap; "
     "print('ready', flush=True); sys.stdin.readline(); recur.cli.main(['bill'], prog_name='recur')"
 )
 

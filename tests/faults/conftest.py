@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fault_rig import Rig
 
-from recur.commands.services import build_services
+from recur.bootstrap import build_services
 from recur.settings import Settings
 
 

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from recur.commands.services import Services, build_services
+from recur.bootstrap import build_services
+from recur.commands.services import Services
 from recur.settings import Settings
 
 ADMIN = "adm_integration"

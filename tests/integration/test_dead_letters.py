@@ -22,7 +22,8 @@ from click.testing import Result
 from eventsourcing.domain import Aggregate, event
 from recur_api import Api, flask_call
 
-from recur.commands.services import Services, build_services
+from recur.bootstrap import build_services
+from recur.commands.services import Services
 from recur.consumers.dead_letters import DeadLetter, unresolved
 from recur.contract.events import CONTRACT, EventContract
 from recur.contract.fields import PublicSchema, text
@@ -329,7 +330,7 @@ def test_a_message_that_is_no_recur_event_is_quarantined_and_can_be_discarded(
 
 
 def test_a_subscription_whose_billing_fails_is_set_aside_for_a_backoff_while_the_others_are_billed(stack: Stack) -> None:
-    from recur.commands.scheduler import next_due, run_due
+    from recur.scheduler import next_due, run_due
 
     bia = stack.api().new_producer(ADMIN, "Bia")
     subscription = bia.subscribe(bia.new_plan()["id"])

@@ -87,9 +87,10 @@ CASES = {
     "report cursor with a NUL in its id": Case("GET", "/v1/reports/sales?cursor=" + cursor("2026-01-01T00:00:00+00:00", "t\u0000"),
                                                field="cursor"),
     "sales report to 9999-12-31": Case("GET", "/v1/reports/sales?to=9999-12-31", field="to"),
-    "installments report in 0001": Case("GET", "/v1/reports/installments?from=0001-01-01&to=0001-01-02", field="to"),
+    # Both ends lie outside what recur keeps: both are named, as a body's invalid fields all are.
+    "installments report in 0001": Case("GET", "/v1/reports/installments?from=0001-01-01&to=0001-01-02", field="from,to"),
     "dashboard to 9999-12-31": Case("GET", "/v1/dashboards/cancellations?to=9999-12-31", field="to"),
-    "dashboard in 0001": Case("GET", "/v1/dashboards/cancellations?from=0001-01-01&to=0001-02-01", field="to"),
+    "dashboard in 0001": Case("GET", "/v1/dashboards/cancellations?from=0001-01-01&to=0001-02-01", field="from,to"),
     "run_due of yes": Case("POST", "/v1/sandbox/clock/advance", {"days": 1, "run_due": "yes"}, caller="admin", field="run_due"),
     "clock moved to 9999": Case("POST", "/v1/sandbox/clock/advance", {"to": "9999-12-31T00:00:00+00:00"}, caller="admin", field="to"),
     "clock moved ten years on": Case("POST", "/v1/sandbox/clock/advance", {"days": 3660}, caller="admin", field="days"),
@@ -140,7 +141,7 @@ def test_hostile_input_is_a_4xx_problem_naming_the_field(recur: Any, victim: dic
     problem = response.get_json()
     assert problem["status"] == case.status
     if case.field is not None:
-        assert dotted(problem["errors"]) == {case.field}
+        assert dotted(problem["errors"]) == set(case.field.split(","))
 
 
 def test_a_long_request_id_is_replaced_by_a_fresh_one_before_it_reaches_the_event_log(recur: Any, victim: dict[str, Any]) -> None:

@@ -10,12 +10,12 @@ import json
 import secrets
 from importlib import resources
 
-from recur.commands.gateway import BoletoResult, CardToken, ChargeResult, UnknownCardTokenError
+from recur.commands.gateway import BoletoResult, CardToken, ChargeResult, IssuedBoleto, UnknownCardTokenError
 from recur.db import Database
 
 TEST_CARDS: dict[str, str] = {
     number: outcome
-    for number, outcome in json.loads(resources.files("recur.commands").joinpath("sandbox_test_cards.json").read_text()).items()
+    for number, outcome in json.loads(resources.files("recur.gateways").joinpath("sandbox_test_cards.json").read_text()).items()
     if not number.startswith("_")
 }
 OUTCOMES = frozenset(
@@ -62,6 +62,8 @@ def card_brand(number: str) -> str:
 
 
 class SandboxGateway:
+    """The PaymentGateway port over the sandbox's tables, plus what only a sandbox offers: test cards and outcome queues."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
 
@@ -140,14 +142,13 @@ class SandboxGateway:
         assert row is not None
         return BoletoResult(row[0], row[1])
 
-    def mark_boleto_paid(self, boleto_id: str) -> str | None:
-        """The bank's report; returns the subscription id, or None for an unknown boleto."""
+    def boleto(self, boleto_id: str) -> IssuedBoleto | None:
+        row = self.db.fetchone("SELECT subscription_id FROM sandbox_boletos WHERE id = %s", (boleto_id,))
+        return IssuedBoleto(boleto_id, str(row[0])) if row else None
+
+    def mark_boleto_paid(self, boleto_id: str) -> None:
+        """The bank's report, in the sandbox's books (the ledger row says paid)."""
         with self.db.transaction() as cur:
-            cur.execute(
-                "UPDATE sandbox_boletos SET paid_at = coalesce(paid_at, now()) WHERE id = %s RETURNING subscription_id",
-                (boleto_id,),
-            )
-            row = cur.fetchone()
-            if row:
+            cur.execute("UPDATE sandbox_boletos SET paid_at = coalesce(paid_at, now()) WHERE id = %s RETURNING id", (boleto_id,))
+            if cur.fetchone():
                 cur.execute("UPDATE gateway_charges SET outcome = 'paid' WHERE boleto_id = %s", (boleto_id,))
-        return str(row[0]) if row else None

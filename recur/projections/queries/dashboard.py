@@ -18,9 +18,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from recur.db import Database
+from recur.domain.subscription import ORIGINS
 
 ALIVE = ("trialing", "active", "past_due")
-ORIGINS = ("customer", "admin", "seller")
 DAYS_PER_MONTH = 30.4375
 
 

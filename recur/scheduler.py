@@ -1,5 +1,8 @@
 """The billing scheduler: finds due work in the billing-schedule read model and bills it.
 
+It reads a read model and issues commands, so it sits above both, beside the workers that run it (the API's
+billing run and clock advance, `recur bill` and the scheduler loop of `recur up`).
+
 Several schedulers may run at once (API workers, `recur bill`, the loop in `recur up`): a
 session advisory lock per subscription keeps two of them off the same subscription at the same
 moment, and the aggregate guard plus gateway idempotency make even a double visit harmless.

@@ -1,21 +1,17 @@
-"""The read side of reports: plain SQL over read-model tables, never the domain model."""
+"""The read side of reports: plain SQL over read-model tables, never the domain model.
+
+Each row says what a report item says, under the same names (nested objects built in SQL), so the API dumps rows as
+they come, into JSON pages and CSV or XLSX files alike. Pages continue after the (created_at, transaction_id) or
+(created_at, subscription_id) of the last row.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-import psycopg2.extras
-
 from recur.db import Database
-
-
-def _rows(db: Database, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    with db.transaction() as cur:
-        cur.execute("SET LOCAL statement_timeout = '30s'")
-        dict_cur = cur.connection.cursor(cursor_factory=psycopg2.extras.RealDictCursor)
-        dict_cur.execute(sql, params)
-        return [dict(r) for r in dict_cur.fetchall()]
+from recur.projections.queries.rows import dict_rows
 
 
 def _page(db: Database, sql: str, params: list[Any], product_column: str, product_id: str | None,
@@ -32,17 +28,24 @@ def _page(db: Database, sql: str, params: list[Any], product_column: str, produc
     if limit:
         sql += " LIMIT %s"
         params.append(limit)
-    return _rows(db, sql, params)
+    return dict_rows(db, sql, params, timeout="30s")
 
 
 TRANSACTION_ORDER = ("t.created_at", "t.transaction_id", "text")
+BUYER = "json_build_object('name', s.subscriber_name, 'email', s.subscriber_email) AS buyer"
+TRANSACTION = (
+    f"t.transaction_id, t.subscription_id, t.created_at, {BUYER}, t.status, "
+    "json_build_object('amount', t.amount, 'currency', t.currency) AS amount, "
+    "json_build_object('number', t.installment_number, 'total', t.installment_total) AS installment"
+)
 
 
 def sales(db: Database, producer_id: str, start: datetime, end: datetime, product_id: str | None,
           after: tuple[str, str] | None, limit: int | None) -> list[dict[str, Any]]:
     """Transactions created or updated in [start, end)."""
     sql = (
-        "SELECT t.*, s.subscriber_name, s.subscriber_email, s.product_id, p.name AS product_name "
+        f"SELECT {TRANSACTION}, t.updated_at, s.product_id, p.name AS product_name, t.plan_id, t.decline_reason, "
+        "true AS is_subscription, t.payment_method "
         "FROM rm_transactions t LEFT JOIN rm_subscriptions s ON s.id = t.subscription_id "
         "LEFT JOIN rm_products p ON p.id = s.product_id "
         "WHERE t.producer_id = %s AND ((t.created_at >= %s AND t.created_at < %s) OR (t.updated_at >= %s AND t.updated_at < %s))"
@@ -54,7 +57,10 @@ def subscriptions(db: Database, producer_id: str, start: datetime, end: datetime
                   after: tuple[str, str] | None, limit: int | None) -> list[dict[str, Any]]:
     """Subscriptions created or updated in [start, end)."""
     sql = (
-        "SELECT * FROM rm_subscriptions WHERE producer_id = %s AND "
+        "SELECT id AS subscription_id, code, json_build_object('name', subscriber_name, 'email', subscriber_email) AS subscriber, "
+        "product_id, plan_id, status, started_at AS created_at, updated_at, paid_recurrences, "
+        "json_build_object('amount', total_paid, 'currency', currency) AS total_paid, cancelled_at, cancellation_origin "
+        "FROM rm_subscriptions WHERE producer_id = %s AND "
         "((started_at >= %s AND started_at < %s) OR (updated_at >= %s AND updated_at < %s))"
     )
     return _page(db, sql, [producer_id, start, end, start, end], "product_id", product_id, ("started_at", "id", "uuid"), after, limit)
@@ -64,7 +70,7 @@ def installments(db: Database, producer_id: str, start: datetime, end: datetime,
                  after: tuple[str, str] | None, limit: int | None) -> list[dict[str, Any]]:
     """Charges of installment plans (more than one installment per cycle) created in [start, end)."""
     sql = (
-        "SELECT t.*, s.subscriber_name, s.subscriber_email, s.product_id FROM rm_transactions t "
+        f"SELECT {TRANSACTION}, s.product_id, (t.due_at AT TIME ZONE 'UTC')::date AS due_date FROM rm_transactions t "
         "LEFT JOIN rm_subscriptions s ON s.id = t.subscription_id "
         "WHERE t.producer_id = %s AND t.installment_total > 1 AND t.created_at >= %s AND t.created_at < %s"
     )

@@ -1,0 +1,75 @@
+"""A subscription's past, for auditors: its events in order (who did what, when) and its state at any
+instant, rebuilt from the event store. Reads of the store itself, never of read models.
+
+An event's instant is the moment it took effect in the subscription's own time (`at`, or `started_at` for
+the first), which the sandbox clock may have moved; `recorded_at` is when it was stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from recur.commands.app import NotFoundError
+from recur.commands.services import Services
+from recur.contract.encoding import public_view
+from recur.domain.subscription import Subscription
+
+
+class NotYetStartedError(NotFoundError):
+    """The subscription did not exist yet at the instant asked about."""
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    version: int
+    type: str
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: dict[str, str] | None
+    request_id: str | None
+    data: dict[str, Any]
+
+
+def subscription_history(s: Services, subscription: Subscription) -> list[HistoryEntry]:
+    """Every event of a subscription the caller may see, oldest first."""
+    return [_entry(event) for event in _events(s, subscription.id)]
+
+
+def subscription_as_of(s: Services, subscription: Subscription, moment: datetime) -> Subscription:
+    """The subscription as it was at `moment`: its events up to that instant, replayed."""
+    version = None
+    for event in _events(s, subscription.id):
+        if _occurred_at(event) > moment:
+            break
+        version = event.originator_version
+    if version is None:
+        raise NotYetStartedError(str(subscription.id))
+    past: Subscription = s.events.load(subscription.id, Subscription, version=version)
+    return past
+
+
+def _events(s: Services, aggregate_id: UUID) -> list[Any]:
+    return [s.events.mapper.to_domain_event(stored) for stored in s.events.recorder.select_events(aggregate_id)]
+
+
+def _occurred_at(event: Any) -> datetime:
+    moment: datetime = getattr(event, "at", None) or getattr(event, "started_at", None) or event.timestamp
+    return moment
+
+
+def _entry(event: Any) -> HistoryEntry:
+    """The event as the public contract shows it (the same data as its Kafka message: no secrets)."""
+    view = public_view(event)
+    actor = view.actor
+    return HistoryEntry(
+        version=view.version,
+        type=view.type,
+        occurred_at=datetime.fromisoformat(view.occurred_at),
+        recorded_at=event.timestamp,
+        actor={"kind": actor["kind"], "id": actor["id"]} if actor else None,
+        request_id=actor.get("request_id") if actor else None,
+        data=view.data,
+    )
