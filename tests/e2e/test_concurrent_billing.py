@@ -22,9 +22,10 @@ from typing import Any
 import psycopg2
 import pytest
 from dateutil.relativedelta import relativedelta
-from recur.scheduler import subscription_lock_key
 from recur_api import Api, http_call, next_month_start
 from recur_process import ADMIN, ROOT, RecurProcess
+
+from recur.scheduler import subscription_lock_key
 
 SUBSCRIPTIONS = 20
 BILLING_RUNS = 8
