@@ -38,7 +38,7 @@ def finish_charge(
     for _ in range(ATTEMPTS):
         sub: Subscription = saved if saved is not None else s.events.load(sub_id, Subscription)
         saved = None
-        if sub.inflight is None or sub.inflight["key"] != request.key:
+        if sub.inflight is None or sub.inflight.key != request.key:
             return sub  # another process recorded this very result
         now = s.clock.now()
         if isinstance(result, BoletoResult):

@@ -42,27 +42,27 @@ def subscription_view(sub: Subscription) -> dict[str, Any]:
     retry = None
     if sub.retry is not None:
         retry = {
-            "attempt": sub.retry["attempt"],
-            "max_retries": sub.retry["max_retries"],
-            "next_retry_at": iso(sub.retry["next_retry_at"]),
-            "window_ends_at": iso(sub.retry["window_ends_at"]),
+            "attempt": sub.retry.attempt,
+            "max_retries": sub.retry.max_retries,
+            "next_retry_at": iso(sub.retry.next_retry_at),
+            "window_ends_at": iso(sub.retry.window_ends_at),
         }
     boleto = None
     if sub.boleto is not None:
         b = sub.boleto
-        boleto = {"id": b["id"], "amount": {"amount": b["amount"], "currency": b["currency"]}, "due_date": b["due_date"], "line": b["line"]}
+        boleto = {"id": b.id, "amount": b.amount.as_dict(), "due_date": b.due_date, "line": b.line}
     pending_plan = None
     if sub.pending_terms is not None:
         pending_plan = {
-            "plan_id": sub.pending_terms["plan_id"],
-            "offer_id": sub.pending_terms["offer_id"],
-            "price": sub.pending_terms["price"],
-            "periodicity": sub.pending_terms["periodicity"],
+            "plan_id": sub.pending_terms.plan_id,
+            "offer_id": sub.pending_terms.offer_id,
+            "price": sub.pending_terms.price.as_dict(),
+            "periodicity": sub.pending_terms.periodicity,
             "effective_at": iso(sub.current_period_end),
         }
     cancellation = None
     if sub.cancellation is not None:
-        cancellation = dict(sub.cancellation)
+        cancellation = sub.cancellation.as_dict()
     return {
         "id": str(sub.id),
         "code": sub.code,
@@ -71,7 +71,7 @@ def subscription_view(sub: Subscription) -> dict[str, Any]:
         "product_id": str(sub.product_id),
         "plan_id": sub.plan_id,
         "offer_id": sub.offer_id,
-        "price": sub.price,
+        "price": sub.price.as_dict(),
         "periodicity": sub.periodicity,
         "installments": sub.installments,
         "subscriber": {"name": sub.subscriber.get("name"), "email": sub.subscriber.get("email"), "country": sub.subscriber.get("country")},
@@ -82,7 +82,7 @@ def subscription_view(sub: Subscription) -> dict[str, Any]:
         "current_period_end": iso(sub.current_period_end),
         "next_charge_at": iso(sub.next_charge_at),
         "paid_recurrences": sub.paid_recurrences,
-        "total_paid": {"amount": sub.total_paid, "currency": sub.price["currency"]},
+        "total_paid": {"amount": sub.total_paid, "currency": sub.price.currency},
         "retry": retry,
         "boleto": boleto,
         "pending_plan_change": pending_plan,
