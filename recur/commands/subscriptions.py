@@ -20,7 +20,8 @@ from recur.domain.errors import RuleViolationError
 from recur.domain.money import Money
 from recur.domain.subscription import PlanTerms, Subscription
 
-ATTEMPTS = 4
+# Load-apply-save rounds a subscriber's or producer's command makes before a concurrent write wins.
+SAVE_TRIES_PER_COMMAND = 4
 
 
 def terms_of(s: Services, plan: Plan, offer_id: str | None, installments: int, caller: str | None) -> PlanTerms:
@@ -91,14 +92,14 @@ def subscription_for_token(s: Services, token: str) -> Subscription | None:
 
 def mutate(s: Services, sub_id: str, caller: str | None, verb: Callable[[Subscription], None]) -> Subscription:
     """Load, apply one verb, save; on a concurrent write, redo it on fresh state."""
-    for attempt in range(ATTEMPTS):
+    for tried in range(SAVE_TRIES_PER_COMMAND):
         sub: Subscription = owned(s, sub_id, Subscription, caller)
         verb(sub)
         try:
             s.events.store(sub)
             return sub
         except ConcurrentModificationError:
-            if attempt == ATTEMPTS - 1:
+            if tried == SAVE_TRIES_PER_COMMAND - 1:
                 raise
     raise AssertionError("unreachable")
 

@@ -36,8 +36,8 @@ from recur.domain.schedule import (
 )
 from recur.domain.terms import PlanTerms
 
-# Who may cancel: the subscriber (customer), the producer (seller) or a platform admin. The one
-# definition: the API, the read models and the dashboard take it from here.
+# Who may cancel: the subscriber (customer), the producer (seller) or a platform admin. This is the
+# one definition of the cancellation origins: other layers import it rather than copy it.
 ORIGINS = ("customer", "seller", "admin")
 
 
