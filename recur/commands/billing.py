@@ -16,7 +16,9 @@ from recur.domain.actor import Actor
 from recur.domain.subscription import ChargeRequest, Subscription
 
 log = logging.getLogger(__name__)
-ATTEMPTS = 6
+# Load-decide-save rounds a billing step (recording a gateway result, billing what is due, a boleto
+# payment) makes before giving up when other writers keep changing the subscription first.
+SAVE_TRIES_PER_BILLING_STEP = 6
 
 
 def call_gateway(s: Services, sub_id: str, request: ChargeRequest) -> ChargeResult | BoletoResult:
@@ -35,10 +37,10 @@ def finish_charge(
     concurrent write the loop reloads.
     """
     result = call_gateway(s, sub_id, request)
-    for _ in range(ATTEMPTS):
+    for _ in range(SAVE_TRIES_PER_BILLING_STEP):
         sub: Subscription = saved if saved is not None else s.events.load(sub_id, Subscription)
         saved = None
-        if sub.inflight is None or sub.inflight["key"] != request.key:
+        if sub.inflight is None or sub.inflight.key != request.key:
             return sub  # another process recorded this very result
         now = s.clock.now()
         if isinstance(result, BoletoResult):
@@ -62,7 +64,7 @@ def finish_charge(
 
 def bill_subscription(s: Services, sub_id: str, actor: Actor) -> Subscription:
     """Do everything due now on one subscription: housekeeping, a pending attempt, a due charge."""
-    for _ in range(ATTEMPTS):
+    for _ in range(SAVE_TRIES_PER_BILLING_STEP):
         sub: Subscription = s.events.load(sub_id, Subscription)
         now = s.clock.now()
         changed = sub.settle_due_housekeeping(now, actor)
@@ -85,7 +87,7 @@ def pay_boleto(s: Services, boleto_id: str, actor: Actor) -> Subscription | None
     if issued is None:
         return None
     sub_id = issued.subscription_id
-    for _ in range(ATTEMPTS):
+    for _ in range(SAVE_TRIES_PER_BILLING_STEP):
         sub: Subscription = s.events.load(sub_id, Subscription)
         sub.record_boleto_paid(boleto_id, s.clock.now(), actor)
         try:

@@ -22,7 +22,8 @@ from recur.domain.errors import RuleViolationError
 from recur.domain.money import Money
 from recur.domain.subscription import PlanTerms, Subscription
 
-ATTEMPTS = 4
+# Load-apply-save rounds a subscriber's or producer's command makes before a concurrent write wins.
+SAVE_TRIES_PER_COMMAND = 4
 # Who cancels decides the cancellation's origin: a subscriber is the customer, a producer the seller.
 ORIGIN_OF = {"subscriber": "customer", "producer": "seller", "admin": "admin"}
 
@@ -98,7 +99,7 @@ def mutate(s: Services, sub_id: str, caller: str | None, verb: Callable[[Subscri
            expected: Expected = ANY_VERSION) -> Subscription:
     """Load, apply one verb, save; on a concurrent write, redo it on fresh state (unless the client asked for the
     version it had seen: then the fresh state is not what it decided on)."""
-    for attempt in range(ATTEMPTS):
+    for tried in range(SAVE_TRIES_PER_COMMAND):
         sub: Subscription = owned(s, sub_id, Subscription, caller)
         check_version(sub, expected)
         verb(sub)
@@ -106,7 +107,7 @@ def mutate(s: Services, sub_id: str, caller: str | None, verb: Callable[[Subscri
             s.events.store(sub)
             return sub
         except ConcurrentModificationError:
-            if attempt == ATTEMPTS - 1:
+            if tried == SAVE_TRIES_PER_COMMAND - 1:
                 raise
     raise AssertionError("unreachable")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from recur.domain.errors import RuleViolationError
@@ -53,3 +53,51 @@ class RetryPolicy:
     @classmethod
     def from_dict(cls, data: dict[str, int | bool]) -> RetryPolicy:
         return cls(int(data["max_retries"]), int(data["window_days"]), bool(data["reset_billing_date"]))
+
+
+@dataclass(frozen=True)
+class RetryState:
+    """Where a refused installment stands in its retry window.
+
+    `attempt` counts the retries scheduled so far (0 right after the first refusal, before one is
+    planned). `next_retry_at` is None while billing waits for a new payment method: a hard decline
+    pauses the retries, a new card resumes them while the window is open.
+    """
+
+    attempt: int
+    max_retries: int
+    next_retry_at: datetime | None
+    first_refusal_at: datetime
+    window_ends_at: datetime
+
+    @classmethod
+    def first_refusal(cls, policy: RetryPolicy, at: datetime) -> RetryState:
+        """The window a first refusal opens; no retry is planned in it yet."""
+        return cls(0, policy.max_retries, None, at, policy.window_end(at))
+
+    @property
+    def waiting_for_new_payment_method(self) -> bool:
+        return self.next_retry_at is None
+
+    def is_due(self, at: datetime) -> bool:
+        return self.next_retry_at is not None and at >= self.next_retry_at
+
+    def window_closed(self, at: datetime) -> bool:
+        return at >= self.window_ends_at
+
+    def after_refusal(self, policy: RetryPolicy, hard_decline: bool) -> RetryState | None:
+        """The next retry once one more charge was refused; None when the policy's retries are used up.
+
+        After a hard decline the retry waits for a new payment method instead of a date.
+        """
+        if self.attempt >= policy.max_retries:
+            return None
+        attempt = self.attempt + 1
+        next_at = None if hard_decline else policy.retry_at(self.first_refusal_at, attempt)
+        return RetryState(attempt, policy.max_retries, next_at, self.first_refusal_at, self.window_ends_at)
+
+    def paused(self) -> RetryState:
+        return replace(self, next_retry_at=None)
+
+    def resumed(self, at: datetime) -> RetryState:
+        return replace(self, next_retry_at=at)

@@ -2,7 +2,9 @@
 
 Every public method validates and decides (dates, amounts, the next status); the private
 `@event` methods only assign, because their bodies re-run on every replay. Time always comes in
-as an argument (`at`): the domain never reads a clock.
+as an argument (`at`): the domain never reads a clock. Its state is held in value objects built
+from event data: `PlanTerms`, `BillingAnchor` (schedule.py), `Attempt` and `Boleto` (charging.py),
+`RetryState` (retry.py) and `Cancellation`; events carry plain JSON-able data.
 
 Charges are two-phase so that a crash or a second scheduler can never charge an installment
 twice: `begin_charge` records `ChargeAttempted` with the gateway idempotency key (optimistic
@@ -12,61 +14,42 @@ result is recorded against the same key. A repeated call with the key returns th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
 from recur.domain.actor import Actor
-from recur.domain.calendar import PERIOD_MONTHS, add_months, next_occurrence_of_day
+from recur.domain.calendar import PERIOD_MONTHS
+from recur.domain.charging import Attempt, Boleto, ChargeRequest, idempotency_key
 from recur.domain.errors import InvalidStateError, RuleViolationError
 from recur.domain.money import Money
-from recur.domain.retry import RetryPolicy, is_hard_decline
+from recur.domain.retry import RetryPolicy, RetryState, is_hard_decline
+from recur.domain.schedule import (
+    BillingAnchor,
+    NextInstallment,
+    anchor_on_billing_day,
+    boleto_expiry,
+    next_installment,
+    trial_end,
+)
+from recur.domain.terms import PlanTerms
 
-BOLETO_DAYS_TO_PAY = 3
+# Who may cancel: the subscriber (customer), the producer (seller) or a platform admin. This is the
+# one definition of the cancellation origins: other layers import it rather than copy it.
 ORIGINS = ("customer", "seller", "admin")
 
 
 @dataclass(frozen=True)
-class PlanTerms:
-    """What a subscription locks from the catalog when it starts or changes plan."""
+class Cancellation:
+    """Who cancelled (one of ORIGINS) and why, if they said."""
 
-    plan_id: str
-    offer_id: str | None
-    price: Money
-    periodicity: str
-    installments: int
-    retry_policy: RetryPolicy
-    renewal_reminder_days: int | None = None
+    origin: str
+    reason: str | None
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "plan_id": self.plan_id,
-            "offer_id": self.offer_id,
-            "price": self.price.as_dict(),
-            "periodicity": self.periodicity,
-            "installments": self.installments,
-            "retry_policy": self.retry_policy.as_dict(),
-            "renewal_reminder_days": self.renewal_reminder_days,
-        }
-
-
-@dataclass(frozen=True)
-class ChargeRequest:
-    """A charge the gateway must make, identified by its idempotency key."""
-
-    key: str
-    method: str
-    token: str | None
-    amount: Money
-    cycle: int
-    installment: int
-
-
-def charge_fields(attempt: dict[str, Any]) -> dict[str, Any]:
-    """What every charge outcome event repeats from its attempt."""
-    return {k: attempt[k] for k in ("cycle", "installment", "installments", "amount", "currency", "method")}
+    def as_dict(self) -> dict[str, str | None]:
+        return {"origin": self.origin, "reason": self.reason}
 
 
 class Subscription(Aggregate):
@@ -176,7 +159,7 @@ class Subscription(Aggregate):
         max_installments = PERIOD_MONTHS[terms.periodicity]
         if not 1 <= terms.installments <= max_installments:
             raise RuleViolationError(f"installments must be between 1 and {max_installments}", "installments")
-        trial_ends_at = at + timedelta(days=trial_days) if trial_days > 0 else None
+        trial_ends_at = trial_end(at, trial_days)
         sub = cls(
             code=code,
             producer_id=producer_id,
@@ -211,40 +194,30 @@ class Subscription(Aggregate):
         self.code = code
         self.producer_id = producer_id
         self.product_id = product_id
-        self._assign_terms(terms)
+        self.terms = PlanTerms.from_dict(terms)
         self.subscriber = subscriber
         self.payment_method = payment_method
         self.subscriber_token_hash = subscriber_token_hash
         self.status = "pending"
         self.started_at = started_at
         self.trial_ends_at: datetime | None = None
-        self.anchor = first_charge_at
-        self.cycle_offset = 0
+        self.anchor = BillingAnchor(first_charge_at)
         self.period_start: datetime | None = None
         self.cycle = 0
         self.paid_in_cycle = 0
         self.paid_recurrences = 0
         self.total_paid = 0
         self.attempts_on_installment = 0
-        self.inflight: dict[str, Any] | None = None
-        self.retry: dict[str, Any] | None = None
-        self.boleto: dict[str, Any] | None = None
-        self.pending_terms: dict[str, Any] | None = None
-        self.unpaid_boletos: dict[str, dict[str, Any]] = {}
+        self.inflight: Attempt | None = None
+        self.retry: RetryState | None = None
+        self.boleto: Boleto | None = None
+        self.pending_terms: PlanTerms | None = None
+        self.unpaid_boletos: dict[str, Boleto] = {}
         self.cancel_at: datetime | None = None
-        self.scheduled_cancellation: dict[str, Any] | None = None
+        self.scheduled_cancellation: Cancellation | None = None
         self.cancelled_at: datetime | None = None
-        self.cancellation: dict[str, Any] | None = None
+        self.cancellation: Cancellation | None = None
         self.next_due_at: datetime | None = None
-
-    def _assign_terms(self, terms: dict[str, Any]) -> None:
-        self.plan_id = terms["plan_id"]
-        self.offer_id = terms["offer_id"]
-        self.price = terms["price"]
-        self.periodicity = terms["periodicity"]
-        self.installments = terms["installments"]
-        self.retry_policy = terms["retry_policy"]
-        self.renewal_reminder_days = terms.get("renewal_reminder_days")
 
     @event("TrialStarted")
     def _trial_started(self, trial_ends_at: datetime, at: datetime, actor: Actor) -> None:
@@ -253,12 +226,32 @@ class Subscription(Aggregate):
 
     # ------------------------------------------------------------ derived views
     @property
+    def plan_id(self) -> str:
+        return self.terms.plan_id
+
+    @property
+    def offer_id(self) -> str | None:
+        return self.terms.offer_id
+
+    @property
+    def price(self) -> Money:
+        return self.terms.price
+
+    @property
+    def periodicity(self) -> str:
+        return self.terms.periodicity
+
+    @property
+    def installments(self) -> int:
+        return self.terms.installments
+
+    @property
     def period_months(self) -> int:
-        return PERIOD_MONTHS[self.periodicity]
+        return self.terms.period_months
 
     @property
     def policy(self) -> RetryPolicy:
-        return RetryPolicy.from_dict(self.retry_policy)
+        return self.terms.retry_policy
 
     @property
     def current_period_start(self) -> datetime | None:
@@ -270,31 +263,24 @@ class Subscription(Aggregate):
     def current_period_end(self) -> datetime | None:
         if self.cycle == 0:
             return self.trial_ends_at
-        return add_months(self.anchor, self.cycle_offset + self.period_months)
+        return self.anchor.cycle_end(self.period_months)
 
-    def _target(self) -> tuple[int, int, Money, datetime]:
-        """The next unpaid installment: (cycle, installment, amount, due date)."""
-        if self.cycle >= 1 and self.paid_in_cycle < self.installments:
-            amounts = Money.from_dict(self.price).split(self.installments)
-            due = add_months(self.anchor, self.cycle_offset + self.paid_in_cycle)
-            return self.cycle, self.paid_in_cycle + 1, amounts[self.paid_in_cycle], due
-        terms = self.pending_terms or {"price": self.price, "installments": self.installments}
-        amount = Money.from_dict(terms["price"]).split(terms["installments"])[0]
-        if self.cycle == 0:
-            return 1, 1, amount, self.anchor
-        due = add_months(self.anchor, self.cycle_offset + self.period_months)
-        return self.cycle + 1, 1, amount, due
+    def _next_installment(self) -> NextInstallment:
+        renewal_terms = self.pending_terms if self.pending_terms is not None else self.terms
+        return next_installment(
+            cycle=self.cycle, paid_in_cycle=self.paid_in_cycle, terms=self.terms, renewal_terms=renewal_terms, anchor=self.anchor
+        )
 
     @property
     def next_charge_at(self) -> datetime | None:
         if self.status in ("cancelled", "inactive") or self.boleto is not None:
             return None
         if self.retry is not None:
-            return self.retry.get("next_retry_at")
-        cycle, _, _, due = self._target()
-        if self._renewal_blocked_by_cancellation(cycle):
+            return self.retry.next_retry_at
+        due = self._next_installment()
+        if self._renewal_blocked_by_cancellation(due.cycle):
             return None
-        return due
+        return due.due_at
 
     def _renewal_blocked_by_cancellation(self, cycle: int) -> bool:
         return self.cancel_at is not None and cycle > self.cycle
@@ -303,16 +289,16 @@ class Subscription(Aggregate):
         """When the scheduler should next look at this subscription (None: nothing will fall due)."""
         candidates: list[datetime] = []
         if self.inflight is not None:
-            candidates.append(self.inflight["at"])
+            candidates.append(self.inflight.at)
         if self.status == "cancelled":
             return min(candidates) if candidates else None
         if self.cancel_at is not None:
             candidates.append(self.cancel_at)
         if self.boleto is not None:
-            candidates.append(self.boleto["expires_at"])
+            candidates.append(self.boleto.expires_at)
         elif self.inflight is None and self.status != "inactive":
             if self.retry is not None:
-                candidates.append(self.retry["next_retry_at"] or self.retry["window_ends_at"])
+                candidates.append(self.retry.next_retry_at or self.retry.window_ends_at)
             else:
                 due = self.next_charge_at
                 if due is not None:
@@ -335,30 +321,29 @@ class Subscription(Aggregate):
             raise InvalidStateError("a cancelled subscription cannot be reprocessed")
         if self.inflight is not None or self.status == "cancelled" or self.boleto is not None:
             return None
-        cycle, installment, amount, due = self._target()
+        due = self._next_installment()
         if reprocess:
-            if self.status not in ("past_due", "inactive") and not (self.status == "pending" and self.retry):
+            if self.status not in ("past_due", "inactive") and not (self.status == "pending" and self.retry is not None):
                 raise InvalidStateError(f"only a past_due or inactive subscription can be reprocessed, not {self.status}")
         elif self.status == "inactive":
             return None
         elif self.retry is not None:
-            if self.retry["next_retry_at"] is None or at < self.retry["next_retry_at"]:
+            if not self.retry.is_due(at):
                 return None
-        elif at < due or self._renewal_blocked_by_cancellation(cycle):
+        elif at < due.due_at or self._renewal_blocked_by_cancellation(due.cycle):
             return None
         attempt = self.attempts_on_installment + 1
-        key = f"{self.id}:c{cycle}:i{installment}:a{attempt}"
+        key = idempotency_key(self.id, due.cycle, due.installment, attempt)
         method = self.payment_method["type"]
-        new_terms = cycle > self.cycle and self.pending_terms is not None
         self._charge_attempted(
             key=key,
-            plan_id=self.pending_terms["plan_id"] if new_terms and self.pending_terms else self.plan_id,
-            due_at=due,
-            cycle=cycle,
-            installment=installment,
-            installments=self._installments_of(cycle),
-            amount=amount.amount,
-            currency=amount.currency,
+            plan_id=due.terms.plan_id,
+            due_at=due.due_at,
+            cycle=due.cycle,
+            installment=due.installment,
+            installments=due.terms.installments,
+            amount=due.amount.amount,
+            currency=due.amount.currency,
             method=method,
             attempt=attempt,
             is_retry=self.retry is not None,
@@ -367,20 +352,13 @@ class Subscription(Aggregate):
             actor=actor,
         )
         self._reschedule(at, actor)
-        return ChargeRequest(key, method, self.payment_method.get("token"), amount, cycle, installment)
-
-    def _installments_of(self, cycle: int) -> int:
-        if cycle > self.cycle and self.pending_terms is not None:
-            return int(self.pending_terms["installments"])
-        return self.installments
+        return ChargeRequest(key, method, self.payment_method.get("token"), due.amount, due.cycle, due.installment)
 
     def pending_charge(self) -> ChargeRequest | None:
         """The attempt recorded but not yet resolved (after a crash, the scheduler resolves it)."""
         if self.inflight is None:
             return None
-        f = self.inflight
-        money = Money(f["amount"], f["currency"])
-        return ChargeRequest(f["key"], f["method"], self.payment_method.get("token"), money, f["cycle"], f["installment"])
+        return self.inflight.request(self.payment_method.get("token"))
 
     @event(ChargeAttempted)
     def _charge_attempted(
@@ -401,21 +379,20 @@ class Subscription(Aggregate):
         actor: Actor,
     ) -> None:
         self.attempts_on_installment = attempt
-        self.inflight = {
-            "key": key,
-            "terms": self.pending_terms if cycle > self.cycle else None,
-            "cycle": cycle,
-            "installment": installment,
-            "installments": installments,
-            "amount": amount,
-            "currency": currency,
-            "method": method,
-            "reprocess": reprocess,
-            "at": at,
-        }
+        self.inflight = Attempt(
+            key=key,
+            cycle=cycle,
+            installment=installment,
+            installments=installments,
+            amount=Money(amount, currency),
+            method=method,
+            reprocess=reprocess,
+            at=at,
+            new_terms=self.pending_terms if cycle > self.cycle else None,
+        )
 
-    def _check_inflight(self, key: str) -> dict[str, Any]:
-        if self.inflight is None or self.inflight["key"] != key:
+    def _check_inflight(self, key: str) -> Attempt:
+        if self.inflight is None or self.inflight.key != key:
             raise InvalidStateError(f"no charge attempt {key} is awaiting its result")
         return self.inflight
 
@@ -424,35 +401,29 @@ class Subscription(Aggregate):
         attempt = self._check_inflight(key)
         self._settle_paid(attempt, gateway_charge_id, at, actor)
 
-    def _settle_paid(self, attempt: dict[str, Any], gateway_charge_id: str, at: datetime, actor: Actor) -> None:
-        cycle = attempt["cycle"]
-        installment = attempt["installment"]
-        new_cycle = cycle > self.cycle
+    def _settle_paid(self, attempt: Attempt, gateway_charge_id: str, at: datetime, actor: Actor) -> None:
+        opens_cycle = attempt.cycle > self.cycle
         # A retry that succeeds moves the anchor if the plan says so; a charge that brings an inactive
         # subscription back always does: the months it spent inactive are not billed afterwards.
-        reset_anchor = (self.retry is not None and self.policy.reset_billing_date) or self.status == "inactive"
-        if new_cycle:
-            terms = attempt.get("terms")
-            if self.cycle == 0:
-                anchor, offset = self.anchor, 0
-            else:
-                anchor, offset = self.anchor, self.cycle_offset + self.period_months
+        restarts = (self.retry is not None and self.policy.reset_billing_date) or self.status == "inactive"
+        if restarts:
+            anchor = BillingAnchor.restarted_on(at, attempt.installment)
+        elif not opens_cycle:
+            anchor = self.anchor
+        elif self.cycle == 0:
+            anchor = self.anchor.first_cycle()
         else:
-            terms, anchor, offset = None, self.anchor, self.cycle_offset
-        if reset_anchor:
-            # The paid installment's date becomes `at`; its cycle is re-counted from there.
-            anchor, offset = at, -(installment - 1)
-        status = "cancelled" if self.status == "cancelled" else "active"
-        period_start = add_months(anchor, offset) if new_cycle or reset_anchor else self.period_start
+            anchor = self.anchor.next_cycle(self.period_months)
+        new_terms = attempt.new_terms if opens_cycle else None
         self._charge_succeeded(
-            key=attempt["key"],
+            key=attempt.key,
             gateway_charge_id=gateway_charge_id,
-            **charge_fields(attempt),
-            new_terms=terms,
-            anchor=anchor,
-            cycle_offset=offset,
-            period_start=period_start,
-            status=status,
+            **attempt.outcome_fields(),
+            new_terms=new_terms.as_dict() if new_terms is not None else None,
+            anchor=anchor.date,
+            cycle_offset=anchor.cycle_offset,
+            period_start=anchor.cycle_start if opens_cycle or restarts else self.period_start,
+            status="cancelled" if self.status == "cancelled" else "active",
             at=at,
             actor=actor,
         )
@@ -477,19 +448,16 @@ class Subscription(Aggregate):
         at: datetime,
         actor: Actor,
     ) -> None:
-        self.unpaid_boletos = {
-            k: b for k, b in self.unpaid_boletos.items() if (b["cycle"], b["installment"]) != (cycle, installment)
-        }
+        self.unpaid_boletos = {k: b for k, b in self.unpaid_boletos.items() if not b.is_for(cycle, installment)}
         if new_terms is not None:
-            self._assign_terms(new_terms)
+            self.terms = PlanTerms.from_dict(new_terms)
             self.pending_terms = None
         if cycle > self.cycle:
             self.cycle = cycle
             self.paid_in_cycle = 0
         self.paid_in_cycle = installment
-        self.anchor = anchor
-        self.cycle_offset = cycle_offset
-        self.period_start = period_start if period_start is not None else add_months(anchor, cycle_offset)
+        self.anchor = BillingAnchor(anchor, cycle_offset)
+        self.period_start = period_start if period_start is not None else self.anchor.cycle_start
         self.paid_recurrences += 1
         self.total_paid += amount
         self.attempts_on_installment = 0
@@ -502,57 +470,36 @@ class Subscription(Aggregate):
         attempt = self._check_inflight(key)
         policy = self.policy
         hard = is_hard_decline(reason)
+        retry: RetryState | None
         if self.status == "cancelled":
             status, retry = "cancelled", None
-        elif attempt["reprocess"] and self.status == "inactive":
+        elif attempt.reprocess and self.status == "inactive":
             status, retry = "inactive", None
         elif self.retry is None:
-            first = at
             status = "pending" if self.cycle == 0 and self.trial_ends_at is None else "past_due"
-            retry = {"attempt": 0, "first_refusal_at": first, "window_ends_at": policy.window_end(first)}
+            retry = RetryState.first_refusal(policy, at)
         else:
-            status, retry = self.status, dict(self.retry)
-        self._charge_failed(
-            key=key,
-            **charge_fields(attempt),
-            reason=reason,
-            hard_decline=hard,
-            status=status,
-            at=at,
-            actor=actor,
-        )
-        if retry is not None and not attempt["reprocess"]:
-            self._plan_next_retry(retry, policy, hard, at, actor)
-        elif retry is not None and hard and retry.get("next_retry_at") is not None:
+            status, retry = self.status, self.retry
+        self._charge_failed(key=key, **attempt.outcome_fields(), reason=reason, hard_decline=hard, status=status, at=at, actor=actor)
+        if retry is not None and not attempt.reprocess:
+            following = retry.after_refusal(policy, hard)
+            if following is None:
+                self._retries_exhausted(attempts=retry.attempt, at=at, actor=actor)
+            else:
+                self._record_retry(following, at, actor)
+        elif retry is not None and hard and not retry.waiting_for_new_payment_method:
             # A reprocess met a dead card: the scheduled retries would only meet it again.
-            self._reschedule_retry(retry, None, at, actor)
+            self._record_retry(retry.paused(), at, actor)
         self._reschedule(at, actor)
 
-    def _reschedule_retry(self, retry: dict[str, Any], next_retry_at: datetime | None, at: datetime, actor: Actor) -> None:
+    def _record_retry(self, retry: RetryState, at: datetime, actor: Actor) -> None:
         self._retry_scheduled(
-            attempt=retry["attempt"],
-            max_retries=retry["max_retries"],
-            next_retry_at=next_retry_at,
-            first_refusal_at=retry["first_refusal_at"],
-            window_ends_at=retry["window_ends_at"],
-            waiting_for_new_payment_method=next_retry_at is None,
-            at=at,
-            actor=actor,
-        )
-
-    def _plan_next_retry(self, retry: dict[str, Any], policy: RetryPolicy, hard: bool, at: datetime, actor: Actor) -> None:
-        done = int(retry["attempt"])
-        if done >= policy.max_retries:
-            self._retries_exhausted(attempts=done, at=at, actor=actor)
-            return
-        next_at = None if hard else policy.retry_at(retry["first_refusal_at"], done + 1)
-        self._retry_scheduled(
-            attempt=done + 1,
-            max_retries=policy.max_retries,
-            next_retry_at=next_at,
-            first_refusal_at=retry["first_refusal_at"],
-            window_ends_at=retry["window_ends_at"],
-            waiting_for_new_payment_method=hard,
+            attempt=retry.attempt,
+            max_retries=retry.max_retries,
+            next_retry_at=retry.next_retry_at,
+            first_refusal_at=retry.first_refusal_at,
+            window_ends_at=retry.window_ends_at,
+            waiting_for_new_payment_method=retry.waiting_for_new_payment_method,
             at=at,
             actor=actor,
         )
@@ -588,13 +535,7 @@ class Subscription(Aggregate):
         at: datetime,
         actor: Actor,
     ) -> None:
-        self.retry = {
-            "attempt": attempt,
-            "max_retries": max_retries,
-            "next_retry_at": next_retry_at,
-            "first_refusal_at": first_refusal_at,
-            "window_ends_at": window_ends_at,
-        }
+        self.retry = RetryState(attempt, max_retries, next_retry_at, first_refusal_at, window_ends_at)
 
     @event("RetriesExhausted")
     def _retries_exhausted(self, attempts: int, at: datetime, actor: Actor) -> None:
@@ -604,18 +545,18 @@ class Subscription(Aggregate):
     # ---------------------------------------------------------------- boleto
     def record_boleto_issued(self, key: str, boleto_id: str, line: str, at: datetime, actor: Actor) -> None:
         attempt = self._check_inflight(key)
-        due = at + timedelta(days=BOLETO_DAYS_TO_PAY)
+        expires_at = boleto_expiry(at)
         self._boleto_issued(
             key=key,
             boleto_id=boleto_id,
             line=line,
-            amount=attempt["amount"],
-            currency=attempt["currency"],
-            cycle=attempt["cycle"],
-            installment=attempt["installment"],
-            installments=attempt["installments"],
-            due_date=due.date().isoformat(),
-            expires_at=due,
+            amount=attempt.amount.amount,
+            currency=attempt.amount.currency,
+            cycle=attempt.cycle,
+            installment=attempt.installment,
+            installments=attempt.installments,
+            due_date=expires_at.date().isoformat(),
+            expires_at=expires_at,
             at=at,
             actor=actor,
         )
@@ -637,20 +578,11 @@ class Subscription(Aggregate):
         at: datetime,
         actor: Actor,
     ) -> None:
-        self.boleto = {
-            "id": boleto_id,
-            "line": line,
-            "amount": amount,
-            "currency": currency,
-            "due_date": due_date,
-            "expires_at": expires_at,
-            "inflight": self.inflight,
-        }
+        assert self.inflight is not None  # recorded only for the attempt in flight: the boleto holds it until paid
+        self.boleto = Boleto(boleto_id, line, Money(amount, currency), due_date, expires_at, self.inflight)
         # A new boleto for an installment voids any earlier, expired one for it.
-        self.unpaid_boletos = {
-            k: b for k, b in self.unpaid_boletos.items() if (b["cycle"], b["installment"]) != (cycle, installment)
-        }
-        self.unpaid_boletos[boleto_id] = {"cycle": cycle, "installment": installment, "boleto": self.boleto}
+        self.unpaid_boletos = {k: b for k, b in self.unpaid_boletos.items() if not b.is_for(cycle, installment)}
+        self.unpaid_boletos[boleto_id] = self.boleto
         self.inflight = None
 
     def record_boleto_paid(self, boleto_id: str, at: datetime, actor: Actor) -> None:
@@ -661,18 +593,17 @@ class Subscription(Aggregate):
         subscription stays cancelled. Only a boleto voided by a later payment of its installment (or by a
         newer boleto for it) is refused.
         """
-        entry = self.unpaid_boletos.get(boleto_id)
-        if entry is None:
+        boleto = self.unpaid_boletos.get(boleto_id)
+        if boleto is None:
             raise InvalidStateError(f"boleto {boleto_id} is not payable: it was paid or voided")
-        if self.inflight is not None and (self.inflight["cycle"], self.inflight["installment"]) == (entry["cycle"], entry["installment"]):
+        if self.inflight is not None and boleto.is_for(self.inflight.cycle, self.inflight.installment):
             raise InvalidStateError("a card charge for this installment is in progress; retry shortly")
-        boleto = entry["boleto"]
-        self._boleto_paid(boleto_id=boleto_id, amount=boleto["amount"], currency=boleto["currency"], at=at, actor=actor)
-        self._settle_paid(boleto["inflight"], f"boleto:{boleto_id}", at, actor)
+        self._boleto_paid(boleto_id=boleto_id, amount=boleto.amount.amount, currency=boleto.amount.currency, at=at, actor=actor)
+        self._settle_paid(boleto.attempt, f"boleto:{boleto_id}", at, actor)
 
     @event("BoletoPaid")
     def _boleto_paid(self, boleto_id: str, amount: int, currency: str, at: datetime, actor: Actor) -> None:
-        if self.boleto is not None and self.boleto["id"] == boleto_id:
+        if self.boleto is not None and self.boleto.id == boleto_id:
             self.boleto = None
         self.unpaid_boletos.pop(boleto_id, None)
 
@@ -682,17 +613,16 @@ class Subscription(Aggregate):
         We do not chase a customer with a new boleto every few days: an expired boleto makes the
         subscription `inactive`; `reprocess` (or a card) restarts billing.
         """
-        if self.boleto is None or at < self.boleto["expires_at"]:
+        if self.boleto is None or not self.boleto.expired(at):
             return False
-        b = self.boleto
-        status = "cancelled" if self.status == "cancelled" else "inactive"
+        boleto = self.boleto
         self._boleto_expired(
-            boleto_id=b["id"],
-            amount=b["amount"],
-            currency=b["currency"],
-            cycle=b["inflight"]["cycle"],
-            installment=b["inflight"]["installment"],
-            status=status,
+            boleto_id=boleto.id,
+            amount=boleto.amount.amount,
+            currency=boleto.amount.currency,
+            cycle=boleto.attempt.cycle,
+            installment=boleto.attempt.installment,
+            status="cancelled" if self.status == "cancelled" else "inactive",
             at=at,
             actor=actor,
         )
@@ -710,11 +640,12 @@ class Subscription(Aggregate):
     # ----------------------------------------------------- retries and scheduling
     def exhaust_retries_if_window_closed(self, at: datetime, actor: Actor) -> bool:
         """A retry paused by a hard decline ends with the window if no new card arrived."""
-        if self.retry is None or self.retry["next_retry_at"] is not None or self.inflight is not None:
+        retry = self.retry
+        if retry is None or not retry.waiting_for_new_payment_method or self.inflight is not None:
             return False
-        if at < self.retry["window_ends_at"]:
+        if not retry.window_closed(at):
             return False
-        self._retries_exhausted(attempts=int(self.retry["attempt"]), at=at, actor=actor)
+        self._retries_exhausted(attempts=retry.attempt, at=at, actor=actor)
         self._reschedule(at, actor)
         return True
 
@@ -730,18 +661,9 @@ class Subscription(Aggregate):
             raise RuleViolationError("the new plan must belong to the same product", "plan_id")
         if terms.plan_id == self.plan_id and terms.offer_id == self.offer_id and self.pending_terms is None:
             raise InvalidStateError("the subscription is already on this plan")
-        installments = min(self.installments, PERIOD_MONTHS[terms.periodicity])
-        new_terms = PlanTerms(
-            terms.plan_id,
-            terms.offer_id,
-            terms.price,
-            terms.periodicity,
-            installments,
-            terms.retry_policy,
-            terms.renewal_reminder_days,
-        )
+        new_terms = replace(terms, installments=min(self.installments, terms.period_months))
         applies_now = self.cycle == 0 and self.inflight is None and self.boleto is None and self.retry is None
-        effective_at = at if applies_now else (self.current_period_end or self._target()[3])
+        effective_at = at if applies_now else (self.current_period_end or self._next_installment().due_at)
         self._plan_changed(
             from_plan_id=self.plan_id,
             terms=new_terms.as_dict(),
@@ -759,10 +681,10 @@ class Subscription(Aggregate):
         if applies_now is None:  # recorded by version 1
             applies_now = self.cycle == 0
         if applies_now:
-            self._assign_terms(terms)
+            self.terms = PlanTerms.from_dict(terms)
             self.pending_terms = None
         else:
-            self.pending_terms = terms
+            self.pending_terms = PlanTerms.from_dict(terms)
 
     def change_payment_method(self, payment_method: dict[str, Any], at: datetime, actor: Actor) -> None:
         """A new card or boleto. A subscription waiting on a dead card is retried right away, if its
@@ -770,8 +692,8 @@ class Subscription(Aggregate):
         self._check_not_cancelled()
         self.exhaust_retries_if_window_closed(at, actor)
         self._payment_method_changed(payment_method=payment_method, at=at, actor=actor)
-        if self.retry is not None and self.retry["next_retry_at"] is None and self.inflight is None:
-            self._reschedule_retry(self.retry, at, at, actor)
+        if self.retry is not None and self.retry.waiting_for_new_payment_method and self.inflight is None:
+            self._record_retry(self.retry.resumed(at), at, actor)
         self._reschedule(at, actor)
 
     @event("PaymentMethodChanged")
@@ -787,18 +709,17 @@ class Subscription(Aggregate):
             raise InvalidStateError(
                 f"the billing day can be changed on an active subscription with no charge in progress (it is {self.status})"
             )
-        _, installment, _, due = self._target()
-        new_due = next_occurrence_of_day(due, at, day)
-        months_to_next = self.paid_in_cycle if installment > 1 else self.period_months
-        self._billing_day_changed(day=day, anchor=new_due, cycle_offset=-months_to_next, next_charge_at=new_due, at=at, actor=actor)
+        anchor = anchor_on_billing_day(self._next_installment(), day, at, self.period_months)
+        self._billing_day_changed(
+            day=day, anchor=anchor.date, cycle_offset=anchor.cycle_offset, next_charge_at=anchor.date, at=at, actor=actor
+        )
         self._reschedule(at, actor)
 
     @event("BillingDayChanged")
     def _billing_day_changed(
         self, day: int, anchor: datetime, cycle_offset: int, next_charge_at: datetime, at: datetime, actor: Actor
     ) -> None:
-        self.anchor = anchor
-        self.cycle_offset = cycle_offset
+        self.anchor = BillingAnchor(anchor, cycle_offset)
 
     # ------------------------------------------------------------ cancellation
     def _check_not_cancelled(self) -> None:
@@ -825,22 +746,21 @@ class Subscription(Aggregate):
         if self.cancel_at is None or self.status == "cancelled" or at < self.cancel_at:
             return False
         assert self.scheduled_cancellation is not None
-        self._cancelled(
-            origin=self.scheduled_cancellation["origin"], reason=self.scheduled_cancellation["reason"], at=self.cancel_at, actor=actor
-        )
+        scheduled = self.scheduled_cancellation
+        self._cancelled(origin=scheduled.origin, reason=scheduled.reason, at=self.cancel_at, actor=actor)
         self._reschedule(at, actor)
         return True
 
     @event("CancellationScheduled")
     def _cancellation_scheduled(self, origin: str, reason: str | None, cancel_at: datetime, at: datetime, actor: Actor) -> None:
         self.cancel_at = cancel_at
-        self.scheduled_cancellation = {"origin": origin, "reason": reason}
+        self.scheduled_cancellation = Cancellation(origin, reason)
 
     @event("Cancelled")
     def _cancelled(self, origin: str, reason: str | None, at: datetime, actor: Actor) -> None:
         self.status = "cancelled"
         self.cancelled_at = at
-        self.cancellation = {"origin": origin, "reason": reason}
+        self.cancellation = Cancellation(origin, reason)
         self.cancel_at = None
         self.retry = None
         self.boleto = None

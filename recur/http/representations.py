@@ -193,7 +193,7 @@ class RetryView(Schema):
 @representation
 class BoletoView(Schema):
     id = text()
-    amount = money_of("amount", "currency")
+    amount = nested(MoneyView)
     due_date = day()
     line = text("the digitable line to pay it with")
 

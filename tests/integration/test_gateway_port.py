@@ -48,7 +48,7 @@ def test_a_boleto_issued_by_any_gateway_is_paid_through_that_gateway(recur: Any)
     sub, _ = subscriptions.start_subscription(services, None, {
         "plan_id": str(plan.id), "subscriber": {"name": "B", "email": "b@example.com"}, "payment_method": {"type": "boleto"}}, actor)
     assert sub.status == "pending" and sub.boleto is not None
-    boleto_id = sub.boleto["id"]
+    boleto_id = sub.boleto.id
 
     paid = pay_boleto(services, boleto_id, {"kind": "system", "id": "bank", "request_id": ""})
 

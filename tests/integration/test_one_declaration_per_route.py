@@ -47,7 +47,7 @@ def test_the_subscription_schema_is_what_is_served_and_what_is_published(produce
 class AnchoredSubscriptionView(SubscriptionView):
     """What a newcomer writes to answer one more field: this line, nothing else."""
 
-    billing_anchor = instant("the instant the billing calendar counts from", attribute="anchor")
+    billing_anchor = instant("the instant the billing calendar counts from", attribute="anchor.date")
 
 
 def test_a_field_added_to_a_response_schema_is_served_and_published_with_nothing_else_to_edit(producer: Api, recur: Any) -> None:

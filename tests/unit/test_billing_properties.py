@@ -180,8 +180,8 @@ class BillingHistory(RuleBasedStateMachine):
     def pay_the_boleto(self) -> None:
         boleto = self.sub.boleto
         assert boleto is not None
-        self.gateway.boleto_paid(boleto["inflight"]["key"], boleto["amount"])
-        self.sub.record_boleto_paid(boleto["id"], self.now, ACTOR)
+        self.gateway.boleto_paid(boleto.attempt.key, boleto.amount.amount)
+        self.sub.record_boleto_paid(boleto.id, self.now, ACTOR)
 
     @rule(
         wait=WAITS,
@@ -242,7 +242,7 @@ class BillingHistory(RuleBasedStateMachine):
 
     @invariant()
     def paid_recurrences_and_total_paid_match_the_gateway_ledger(self) -> None:
-        in_flight = self.sub.inflight["key"] if self.sub.inflight else None
+        in_flight = self.sub.inflight.key if self.sub.inflight else None
         approved = self.gateway.approved(excluding=in_flight)
         succeeded = self.named("ChargeSucceeded")
         assert self.sub.paid_recurrences == len(succeeded) == len(approved)

@@ -70,4 +70,4 @@ def test_a_plan_change_recorded_by_version_1_applies_at_once_only_before_the_fir
     active.change_plan(quarterly, active.product_id, JAN_31, actor)
     replayed = replay_as_version_1(active)
     assert replayed.plan_id == "plan-basic"
-    assert replayed.pending_terms is not None and replayed.pending_terms["plan_id"] == "plan-quarterly"
+    assert replayed.pending_terms is not None and replayed.pending_terms.plan_id == "plan-quarterly"

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from recur.domain.errors import RuleViolationError
-from recur.domain.retry import HARD_DECLINES, RetryPolicy, is_hard_decline
+from recur.domain.retry import HARD_DECLINES, RetryPolicy, RetryState, is_hard_decline
 
 FIRST_REFUSAL = datetime(2024, 3, 1, 14, 30, tzinfo=UTC)
 
@@ -89,3 +89,26 @@ def test_a_policy_round_trips_through_its_dict_form() -> None:
     policy = RetryPolicy(max_retries=3, window_days=9, reset_billing_date=True)
     assert policy.as_dict() == {"max_retries": 3, "window_days": 9, "reset_billing_date": True}
     assert RetryPolicy.from_dict(policy.as_dict()) == policy
+
+
+# ------------------------------------------------------------------ a refused installment's retries
+def test_each_refusal_schedules_the_next_retry_of_the_policy_until_none_is_left() -> None:
+    policy = RetryPolicy(max_retries=2, window_days=10)
+    retry = RetryState.first_refusal(policy, FIRST_REFUSAL)
+    first = retry.after_refusal(policy, hard_decline=False)
+    assert first is not None and (first.attempt, first.next_retry_at) == (1, FIRST_REFUSAL + timedelta(days=5))
+    second = first.after_refusal(policy, hard_decline=False)
+    assert second is not None and (second.attempt, second.next_retry_at) == (2, second.window_ends_at)
+    assert second.after_refusal(policy, hard_decline=False) is None
+
+
+def test_after_a_hard_decline_the_retry_waits_for_a_new_payment_method_inside_the_same_window() -> None:
+    policy = RetryPolicy(max_retries=5, window_days=15)
+    waiting = RetryState.first_refusal(policy, FIRST_REFUSAL).after_refusal(policy, hard_decline=True)
+    assert waiting is not None and waiting.waiting_for_new_payment_method
+    assert not waiting.is_due(waiting.window_ends_at)
+
+    new_card_at = FIRST_REFUSAL + timedelta(days=2)
+    resumed = waiting.resumed(new_card_at)
+    assert resumed.is_due(new_card_at) and not resumed.waiting_for_new_payment_method
+    assert (resumed.attempt, resumed.window_ends_at) == (waiting.attempt, FIRST_REFUSAL + timedelta(days=15))

@@ -23,7 +23,7 @@ def test_a_paid_boleto_activates_the_subscription() -> None:
     request = charge_boleto(sub, "boleto-1")
 
     assert sub.status == "pending"
-    assert sub.boleto is not None and sub.boleto["due_date"] == "2024-02-03"
+    assert sub.boleto is not None and sub.boleto.due_date == "2024-02-03"
     assert sub.next_charge_at is None and sub.next_due_at == JAN_31 + timedelta(days=3)
     assert sub.begin_charge(JAN_31 + timedelta(days=1), ACTOR) is None
 

@@ -20,7 +20,7 @@ from domain_builders import (
 )
 
 from recur.domain.errors import InvalidStateError, RuleViolationError
-from recur.domain.subscription import ORIGINS
+from recur.domain.subscription import ORIGINS, Cancellation
 
 
 @pytest.mark.parametrize("origin", ORIGINS)
@@ -30,7 +30,7 @@ def test_a_cancellation_now_stops_billing_at_once(origin: str) -> None:
     sub.cancel(origin, "too expensive", "now", utc(2024, 2, 10), ACTOR)
 
     assert sub.status == "cancelled"
-    assert (sub.cancelled_at, sub.cancellation) == (utc(2024, 2, 10), {"origin": origin, "reason": "too expensive"})
+    assert (sub.cancelled_at, sub.cancellation) == (utc(2024, 2, 10), Cancellation(origin, "too expensive"))
     assert (sub.next_charge_at, sub.next_due_at) == (None, None)
     assert sub.begin_charge(utc(2024, 2, 29), ACTOR) is None
     (cancelled,) = of_type(list(sub.collect_events()), "Cancelled")
@@ -48,7 +48,7 @@ def test_a_cancellation_at_period_end_lets_the_paid_period_run_and_skips_the_ren
     assert sub.begin_charge(utc(2024, 2, 29), ACTOR) is None
     assert not sub.settle_due_housekeeping(utc(2024, 2, 29) - timedelta(seconds=1), ACTOR)
     assert sub.settle_due_housekeeping(utc(2024, 3, 2), ACTOR)
-    assert (sub.status, sub.cancelled_at, sub.cancellation) == ("cancelled", utc(2024, 2, 29), {"origin": origin, "reason": None})
+    assert (sub.status, sub.cancelled_at, sub.cancellation) == ("cancelled", utc(2024, 2, 29), Cancellation(origin, None))
     assert names(list(sub.collect_events())).count("CancellationScheduled") == 1
 
 
@@ -99,7 +99,7 @@ def test_cancelling_twice_is_a_conflict() -> None:
 
     with pytest.raises(InvalidStateError):
         sub.cancel("admin", None, "now", utc(2024, 2, 11), ACTOR)
-    assert sub.cancellation == {"origin": "customer", "reason": None}
+    assert sub.cancellation == Cancellation("customer", None)
 
 
 def test_scheduling_a_second_cancellation_is_a_conflict() -> None:

@@ -34,13 +34,13 @@ def test_a_plan_change_takes_effect_at_the_next_renewal_with_the_new_price_and_p
 
     (changed,) = of_type(list(sub.collect_events()), "PlanChanged")
     assert (changed.from_plan_id, changed.effective_at) == ("plan-basic", utc(2024, 2, 29))
-    assert (sub.plan_id, sub.periodicity, sub.price["amount"]) == ("plan-basic", "monthly", 1000)
+    assert (sub.plan_id, sub.periodicity, sub.price.amount) == ("plan-basic", "monthly", 1000)
     assert sub.current_period_end == utc(2024, 2, 29)
 
     renewal = pay_next_charge(sub)
 
     assert (renewal.amount.amount, renewal.cycle) == (2700, 2)
-    assert (sub.plan_id, sub.periodicity, sub.price["amount"]) == ("plan-quarterly", "quarterly", 2700)
+    assert (sub.plan_id, sub.periodicity, sub.price.amount) == ("plan-quarterly", "quarterly", 2700)
     assert (sub.current_period_start, sub.current_period_end) == (utc(2024, 2, 29), utc(2024, 5, 31))
     assert sub.next_charge_at == utc(2024, 5, 31)
     assert pay_next_charge(sub).amount.amount == 2700
@@ -117,4 +117,4 @@ def test_a_plan_change_during_the_retries_of_the_first_charge_keeps_them_in_the_
     charge_refused(sub, JAN_31 + timedelta(days=3))
 
     assert sub.retry is not None
-    assert sub.retry["next_retry_at"] <= sub.retry["window_ends_at"]
+    assert sub.retry.next_retry_at is not None and sub.retry.next_retry_at <= sub.retry.window_ends_at

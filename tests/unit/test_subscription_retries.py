@@ -111,7 +111,7 @@ def test_a_hard_decline_pauses_retries_until_a_new_card_arrives() -> None:
     sub = past_due_on_renewal("stolen_card")
 
     assert sub.status == "past_due"
-    assert sub.retry is not None and sub.retry["next_retry_at"] is None
+    assert sub.retry is not None and sub.retry.next_retry_at is None
     assert sub.next_charge_at is None
     assert sub.next_due_at == WINDOW_END
     assert sub.begin_charge(RENEWAL + timedelta(days=3), ACTOR) is None
@@ -220,5 +220,5 @@ def test_a_hard_decline_on_reprocess_pauses_the_scheduled_retries() -> None:
 
     charge_refused(sub, RENEWAL + timedelta(days=1), "stolen_card", reprocess=True)
 
-    assert sub.retry is not None and sub.retry["next_retry_at"] is None
+    assert sub.retry is not None and sub.retry.next_retry_at is None
     assert sub.begin_charge(next_retry, ACTOR) is None
