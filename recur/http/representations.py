@@ -209,7 +209,7 @@ class PendingPlanChangeView(Schema):
 
 def pending_plan_change(sub: Any) -> dict[str, Any] | None:
     terms = sub.pending_terms
-    return None if terms is None else {**terms, "effective_at": sub.current_period_end}
+    return None if terms is None else {**terms.as_dict(), "effective_at": sub.current_period_end}
 
 
 @representation
