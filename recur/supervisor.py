@@ -19,7 +19,7 @@ from pathlib import Path
 from types import FrameType
 
 from recur import readiness
-from recur.db import migrate
+from recur.migrations import migrate
 from recur.settings import Settings
 
 log = logging.getLogger("recur.up")
