@@ -18,7 +18,7 @@ def main() -> None:
 
 
 @main.command(
-    help="Start recur: embedded PostgreSQL and Kafka broker unless RECUR_DATABASE_URL / "
+    help="Start recur: embedded PostgreSQL and Kafka broker (the recur[embedded] extra) unless RECUR_DATABASE_URL / "
     "RECUR_KAFKA_BOOTSTRAP_SERVERS point elsewhere, then the HTTP API, relay, projection consumer "
     "and billing scheduler. Ctrl-C stops everything."
 )

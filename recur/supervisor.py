@@ -47,6 +47,10 @@ class Stack:
 
     # ---------------------------------------------------------- infrastructure
     def start_infrastructure(self) -> Settings:
+        from recur import embedded
+
+        # Before anything starts: the production image has neither embedded server.
+        embedded.require(postgres=not self.settings.database_url, broker=not self.settings.kafka_bootstrap_servers)
         data_dir = self.settings.data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
         settings = self.settings
