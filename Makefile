@@ -12,7 +12,9 @@ LOCK_FLAGS ?=
 UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes --python-version 3.11 \
   --python-platform x86_64-manylinux_2_28 --custom-compile-command 'make lock' $(LOCK_FLAGS)
 
-.PHONY: run test lint lock bench clean browser
+FLOORS := .venv-floors
+
+.PHONY: run test lint lock floors bench clean browser
 
 # The virtualenv is made anew whenever the lock changes, so it holds exactly what the lock lists (a package
 # dropped from the lock does not linger). pip checks every file against its hash and builds nothing:
@@ -51,8 +53,19 @@ lock: $(STAMP)
 	$(UV_COMPILE) --extra embedded --extra dev --group build -o requirements-dev.lock
 	$(UV_COMPILE) --group build --constraints requirements-dev.lock -o requirements.lock
 
+# The suite on the oldest release of each direct dependency that pyproject.toml allows (wheels only, as
+# installs are), in a venv of its own: a floor that is too low fails here. Not part of `make test`.
+floors: $(STAMP) browser
+	rm -rf $(FLOORS)
+	$(PYTHON) -m venv $(FLOORS)
+	$(UV_COMPILE) --resolution lowest-direct --only-binary :all: --extra embedded --extra dev --group build \
+	  -o $(FLOORS)/requirements.txt
+	$(FLOORS)/bin/pip install --quiet --require-hashes --only-binary :all: -r $(FLOORS)/requirements.txt
+	$(FLOORS)/bin/pip install --quiet --no-deps --no-build-isolation -e .
+	$(FLOORS)/bin/python -m pytest -q
+
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all
 
 clean:
-	rm -rf $(VENV) .recur .pytest-data
+	rm -rf $(VENV) $(FLOORS) .recur .pytest-data
