@@ -18,7 +18,7 @@ def main() -> None:
 
 
 @main.command(
-    help="Start recur: embedded PostgreSQL and Kafka broker unless RECUR_DATABASE_URL / "
+    help="Start recur: embedded PostgreSQL and Kafka broker (the recur[embedded] extra) unless RECUR_DATABASE_URL / "
     "RECUR_KAFKA_BOOTSTRAP_SERVERS point elsewhere, then the HTTP API, relay, projection consumer "
     "and billing scheduler. Ctrl-C stops everything."
 )
@@ -340,9 +340,13 @@ def migrate() -> None:
     if not settings.database_url:
         raise click.UsageError("RECUR_DATABASE_URL is not set")
     from recur.commands.app import open_event_store
-    from recur.db import migrate as run_migrations
+    from recur.migrations import MigrationError
+    from recur.migrations import migrate as run_migrations
 
-    applied = run_migrations(settings.database_url)
+    try:
+        applied = run_migrations(settings.database_url)
+    except MigrationError as error:
+        raise click.ClickException(str(error)) from error
     open_event_store(settings.database_url, 1, create_table=True).close()
     click.echo("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
 

@@ -1,4 +1,4 @@
-"""PostgreSQL access for everything but the event store: psycopg2 pools and migrations."""
+"""PostgreSQL access for everything but the event store: psycopg2 pools (migrations: recur.migrations)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import contextlib
 import logging
 import threading
 from collections.abc import Iterator
-from importlib import resources
 from typing import Any
 
 import psycopg2
@@ -14,10 +13,10 @@ import psycopg2.extras
 import psycopg2.pool
 
 from recur.deadlines import time_left
+from recur.migrations import migrate as migrate  # where its callers have always found it
 
 log = logging.getLogger(__name__)
 
-MIGRATION_LOCK = 727_001
 SLOT_WAIT = 30.0
 
 
@@ -120,31 +119,3 @@ class Database:
 
     def close(self) -> None:
         self.pool.closeall()
-
-
-def migrate(url: str) -> list[str]:
-    """Apply pending migrations from recur/migrations in order; returns the versions applied."""
-    files = sorted(
-        (f.name for f in resources.files("recur.migrations").iterdir() if f.name.endswith(".sql")),
-    )
-    applied: list[str] = []
-    conn = psycopg2.connect(url)
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
-            cur.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-            )
-            cur.execute("SELECT version FROM schema_migrations")
-            done = {row[0] for row in cur.fetchall()}
-            for name in files:
-                version = name.removesuffix(".sql")
-                if version in done:
-                    continue
-                cur.execute(resources.files("recur.migrations").joinpath(name).read_text())
-                cur.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
-                applied.append(version)
-                log.info("applied migration %s", version)
-    finally:
-        conn.close()
-    return applied

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import FrameType
 
 from recur import readiness
-from recur.db import migrate
+from recur.migrations import migrate
 from recur.settings import Settings
 
 log = logging.getLogger("recur.up")
@@ -47,6 +47,10 @@ class Stack:
 
     # ---------------------------------------------------------- infrastructure
     def start_infrastructure(self) -> Settings:
+        from recur import embedded
+
+        # Before anything starts: the production image has neither embedded server.
+        embedded.require(postgres=not self.settings.database_url, broker=not self.settings.kafka_bootstrap_servers)
         data_dir = self.settings.data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
         settings = self.settings
