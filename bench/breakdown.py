@@ -253,7 +253,7 @@ def drain(relay: Any) -> Callable[[], None]:
 
 
 def relay(stack: Stack) -> Section:
-    from recur.commands.app import open_event_store
+    from recur.commands.event_store import open_event_store
     from recur.consumers.relay import Relay
     from recur.db import Database
     from recur.projections.rebuild import head
@@ -291,7 +291,7 @@ def relay(stack: Stack) -> Section:
 
 
 def rebuild(stack: Stack) -> Section:
-    from recur.commands.app import open_event_store
+    from recur.commands.event_store import open_event_store
     from recur.db import Database
     from recur.projections.rebuild import build_aside, drop_aside, head
     from recur.projections.registry import PROJECTIONS
@@ -390,7 +390,7 @@ def sql_experiments(stack: Stack, x: Experiments) -> None:
     import psycopg2
     import psycopg2.extras
 
-    from recur.commands.app import open_event_store
+    from recur.commands.event_store import open_event_store
     from recur.db import Database
     from recur.domain.catalog import Product
 
@@ -547,7 +547,7 @@ def relay_batch_size(stack: Stack, x: Experiments) -> None:
     from kafka import KafkaProducer
 
     from bench.relay import producer_settings
-    from recur.commands.app import open_event_store
+    from recur.commands.event_store import open_event_store
     from recur.consumers.relay import Relay
     from recur.db import Database
     from recur.projections.rebuild import head

@@ -54,7 +54,7 @@ class Stack:
 
     def new_database(self, label: str) -> str:
         """A fresh database with recur's migrations and event table; returns its URL."""
-        from recur.commands.app import open_event_store
+        from recur.commands.event_store import open_event_store
         from recur.db import migrate
         from recur.embedded.postgres import create_database
 

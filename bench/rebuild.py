@@ -47,7 +47,7 @@ def raw_rebuild(url: str, events: Any, page: int) -> int:
 
 
 def run(stack: Stack) -> dict[str, Any]:
-    from recur.commands.app import open_event_store
+    from recur.commands.event_store import open_event_store
     from recur.db import Database
     from recur.projections.rebuild import PAGE, build_aside, drop_aside, head
     from recur.projections.registry import PROJECTIONS

@@ -67,7 +67,7 @@ def raw_send(bootstrap: str, messages: list[Any]) -> float:
 
 
 def run(stack: Stack) -> dict[str, Any]:
-    from recur.commands.app import open_event_store
+    from recur.commands.event_store import open_event_store
     from recur.consumers.relay import Relay
     from recur.consumers.topic_admin import ensure_topics
     from recur.contract.topics import PARTITIONS

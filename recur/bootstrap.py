@@ -3,8 +3,8 @@ services here, and nothing below (commands, projections, consumers) knows which 
 
 from __future__ import annotations
 
-from recur.commands.app import open_event_store
 from recur.commands.clock import Clock, SandboxClock, SystemClock
+from recur.commands.event_store import open_event_store
 from recur.commands.gateway import PaymentGateway
 from recur.commands.services import Services
 from recur.db import Database

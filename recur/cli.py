@@ -129,7 +129,7 @@ def _database_url() -> str:
 @click.argument("names", nargs=-1)
 def rebuild(names: tuple[str, ...]) -> None:
     configure_logging("rebuild", "WARNING")
-    from recur.commands.app import open_event_store
+    from recur.commands.event_store import open_event_store
     from recur.consumers.dead_letters import record_setbacks
     from recur.consumers.runner import GROUP_ID
     from recur.db import Database
@@ -228,7 +228,7 @@ def retry_dead(owner: str | None, dead_letter_id: int | None) -> None:
     try:
         if any(d.owner == RELAY for d in unresolved(db, owner, dead_letter_id)):
             if settings.kafka_bootstrap_servers:
-                from recur.commands.app import open_event_store
+                from recur.commands.event_store import open_event_store
 
                 relay = RelayRepublisher(open_event_store(url, 1), settings.kafka_bootstrap_servers)
             else:
@@ -339,7 +339,7 @@ def migrate() -> None:
     settings = Settings.from_env()
     if not settings.database_url:
         raise click.UsageError("RECUR_DATABASE_URL is not set")
-    from recur.commands.app import open_event_store
+    from recur.commands.event_store import open_event_store
     from recur.migrations import MigrationError
     from recur.migrations import migrate as run_migrations
 

@@ -43,18 +43,18 @@ def subscription_lock_key(subscription_id: str) -> int:
     return zlib.crc32(subscription_id.encode()) - 2**31
 
 
-def run_due(s: Services, now: datetime | None = None, limit: int = 1000) -> RunReport:
+def run_due(services: Services, now: datetime | None = None, limit: int = 1000) -> RunReport:
     """Bill every subscription whose next action is due at `now` (default: the clock's now)."""
-    now = now or s.clock.now()
+    now = now or services.clock.now()
     report = RunReport()
-    rows = s.db.fetchall(
+    rows = services.db.fetchall(
         "SELECT b.subscription_id::text, EXISTS (SELECT 1 FROM scheduler_failures f WHERE f.subscription_id = b.subscription_id) "
         f"FROM rm_billing_schedule b WHERE b.due_at <= %s AND {scheduler_failures.NOT_BACKING_OFF} ORDER BY b.due_at LIMIT %s",
         (now, limit),
     )
     recovered: list[str] = []
     # Locks live on a connection of their own: billing takes pooled connections meanwhile.
-    conn = psycopg2.connect(s.db.url)
+    conn = psycopg2.connect(services.db.url)
     conn.autocommit = True
     try:
         for subscription_id, failed_before in rows:
@@ -67,38 +67,38 @@ def run_due(s: Services, now: datetime | None = None, limit: int = 1000) -> RunR
                 report.skipped_locked += 1
                 continue
             try:
-                bill_subscription(s, subscription_id, system_actor())
+                bill_subscription(services, subscription_id, system_actor())
                 report.billed += 1
                 if failed_before:
                     recovered.append(subscription_id)
             except Exception as error:
                 report.errors += 1
                 log.exception("billing subscription %s failed; it is set aside for a backoff, then retried", subscription_id)
-                _set_aside(s, subscription_id, error)
+                _set_aside(services, subscription_id, error)
             finally:
                 with conn.cursor() as cur:
                     cur.execute("SELECT pg_advisory_unlock(%s)", (key,))
     finally:
         conn.close()
-    scheduler_failures.clear(s.db, recovered)
+    scheduler_failures.clear(services.db, recovered)
     return report
 
 
-def _set_aside(s: Services, subscription_id: str, error: BaseException) -> None:
+def _set_aside(services: Services, subscription_id: str, error: BaseException) -> None:
     try:
-        scheduler_failures.record_failure(s.db, subscription_id, error)
+        scheduler_failures.record_failure(services.db, subscription_id, error)
     except psycopg2.Error:
         log.warning("could not record the failure of %s (the database is unavailable?): it stays due", subscription_id, exc_info=True)
 
 
-def next_due(s: Services, until: datetime) -> datetime | None:
-    row = s.db.fetchone(
+def next_due(services: Services, until: datetime) -> datetime | None:
+    row = services.db.fetchone(
         f"SELECT min(b.due_at) FROM rm_billing_schedule b WHERE b.due_at <= %s AND {scheduler_failures.NOT_BACKING_OFF}", (until,)
     )
     return row[0] if row else None
 
 
-def advance_clock(s: Services, target: datetime, timeout: float = 120.0) -> int:
+def advance_clock(services: Services, target: datetime, timeout: float = 120.0) -> int:
     """Move the sandbox clock to `target`, running everything due on the way in time order.
 
     Each step: wait for the read models, jump to the earliest due instant, bill what is due
@@ -106,18 +106,18 @@ def advance_clock(s: Services, target: datetime, timeout: float = 120.0) -> int:
     """
     from recur.commands.clock import SandboxClock
 
-    assert isinstance(s.clock, SandboxClock), "the clock can only be advanced in sandbox mode"
+    assert isinstance(services.clock, SandboxClock), "the clock can only be advanced in sandbox mode"
     deadline = time.monotonic() + timeout
     steps = 0
     seen: set[datetime] = set()
     while True:
-        wait_until_caught_up(s.db, timeout=max(1.0, deadline - time.monotonic()))
-        due = next_due(s, target)
+        wait_until_caught_up(services.db, timeout=max(1.0, deadline - time.monotonic()))
+        due = next_due(services, target)
         if due is None:
             break
-        moment = max(due, s.clock.now())
-        s.clock.set(moment)
-        report = run_due(s, moment)
+        moment = max(due, services.clock.now())
+        services.clock.set(moment)
+        report = run_due(services, moment)
         steps += 1
         if report.skipped_locked:
             time.sleep(0.05)  # another scheduler is billing some of it: wait for it, in time order
@@ -126,6 +126,6 @@ def advance_clock(s: Services, target: datetime, timeout: float = 120.0) -> int:
         seen.add(moment)
         if time.monotonic() > deadline:
             raise TimeoutError("the clock advance took too long; read models may be lagging")
-    s.clock.set(target)
-    wait_until_caught_up(s.db, timeout=max(1.0, deadline - time.monotonic()))
+    services.clock.set(target)
+    wait_until_caught_up(services.db, timeout=max(1.0, deadline - time.monotonic()))
     return steps

@@ -76,7 +76,7 @@ class Stack:
         applied = migrate(settings.database_url)
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
-        from recur.commands.app import open_event_store
+        from recur.commands.event_store import open_event_store
         from recur.consumers.topic_admin import ensure_topics
         from recur.contract.topics import PARTITIONS, PROVISIONED
 

@@ -45,7 +45,7 @@ def _require(settings: Settings) -> tuple[str, str]:
 def run_relay(settings: Settings) -> None:
     database_url, bootstrap = _require(settings)
     stop = StopFlag()
-    from recur.commands.app import open_event_store
+    from recur.commands.event_store import open_event_store
 
     relay = Relay(open_event_store(database_url, 2), Database(database_url, 2), bootstrap, settings.kafka_embedded)
     start_watchdog(relay)

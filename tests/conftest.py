@@ -44,7 +44,7 @@ def database_url(postgres_server: object) -> str:
     name = f"recur_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     url = create_database(postgres_server.url, name)  # type: ignore[attr-defined]
     migrate(url)
-    from recur.commands.app import open_event_store
+    from recur.commands.event_store import open_event_store
 
     open_event_store(url, 1, create_table=True).close()
     return url

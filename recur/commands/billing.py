@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from recur.commands.app import ConcurrentModificationError
+from recur.commands.event_store import ConcurrentModificationError
 from recur.commands.gateway import BoletoResult, ChargeResult
 from recur.commands.services import Services
 from recur.domain.actor import Actor
@@ -21,28 +21,28 @@ log = logging.getLogger(__name__)
 SAVE_TRIES_PER_BILLING_STEP = 6
 
 
-def call_gateway(s: Services, sub_id: str, request: ChargeRequest) -> ChargeResult | BoletoResult:
+def call_gateway(services: Services, sub_id: str, request: ChargeRequest) -> ChargeResult | BoletoResult:
     if request.method == "boleto":
-        return s.gateway.issue_boleto(request.key, sub_id, request.amount.amount, request.amount.currency)
+        return services.gateway.issue_boleto(request.key, sub_id, request.amount.amount, request.amount.currency)
     assert request.token is not None
-    return s.gateway.charge_card(request.key, request.token, request.amount.amount, request.amount.currency)
+    return services.gateway.charge_card(request.key, request.token, request.amount.amount, request.amount.currency)
 
 
 def finish_charge(
-    s: Services, sub_id: str, request: ChargeRequest, actor: Actor, saved: Subscription | None = None
+    services: Services, sub_id: str, request: ChargeRequest, actor: Actor, saved: Subscription | None = None
 ) -> Subscription:
     """Call the gateway for a recorded attempt and record its result (unless someone already did).
 
     `saved` is the aggregate exactly as the caller just stored it, which spares a reload; after a
     concurrent write the loop reloads.
     """
-    result = call_gateway(s, sub_id, request)
+    result = call_gateway(services, sub_id, request)
     for _ in range(SAVE_TRIES_PER_BILLING_STEP):
-        sub: Subscription = saved if saved is not None else s.events.load(sub_id, Subscription)
+        sub: Subscription = saved if saved is not None else services.events.load(sub_id, Subscription)
         saved = None
         if sub.inflight is None or sub.inflight.key != request.key:
             return sub  # another process recorded this very result
-        now = s.clock.now()
+        now = services.clock.now()
         if isinstance(result, BoletoResult):
             sub.record_boleto_issued(request.key, result.boleto_id, result.line, now, actor)
         elif result.approved:
@@ -50,7 +50,7 @@ def finish_charge(
         else:
             sub.record_charge_refused(request.key, result.reason or "declined", now, actor)
         try:
-            s.events.store(sub)
+            services.events.store(sub)
             log.info(
                 "charge %s: %s",
                 request.key,
@@ -62,38 +62,38 @@ def finish_charge(
     raise ConcurrentModificationError(f"could not record the result of {request.key}")
 
 
-def bill_subscription(s: Services, sub_id: str, actor: Actor) -> Subscription:
+def bill_subscription(services: Services, sub_id: str, actor: Actor) -> Subscription:
     """Do everything due now on one subscription: housekeeping, a pending attempt, a due charge."""
     for _ in range(SAVE_TRIES_PER_BILLING_STEP):
-        sub: Subscription = s.events.load(sub_id, Subscription)
-        now = s.clock.now()
+        sub: Subscription = services.events.load(sub_id, Subscription)
+        now = services.clock.now()
         changed = sub.settle_due_housekeeping(now, actor)
         pending = sub.pending_charge()
         request = pending or sub.begin_charge(now, actor)
         if changed or (request is not None and pending is None):
             try:
-                s.events.store(sub)
+                services.events.store(sub)
             except ConcurrentModificationError:
                 continue
         if request is not None:
-            return finish_charge(s, sub_id, request, actor)
+            return finish_charge(services, sub_id, request, actor)
         return sub
     raise ConcurrentModificationError(f"subscription {sub_id} kept changing while being billed")
 
 
-def pay_boleto(s: Services, boleto_id: str, actor: Actor) -> Subscription | None:
+def pay_boleto(services: Services, boleto_id: str, actor: Actor) -> Subscription | None:
     """The bank reports a boleto paid: the domain accepts it first, then the ledger is marked."""
-    issued = s.gateway.boleto(boleto_id)
+    issued = services.gateway.boleto(boleto_id)
     if issued is None:
         return None
     sub_id = issued.subscription_id
     for _ in range(SAVE_TRIES_PER_BILLING_STEP):
-        sub: Subscription = s.events.load(sub_id, Subscription)
-        sub.record_boleto_paid(boleto_id, s.clock.now(), actor)
+        sub: Subscription = services.events.load(sub_id, Subscription)
+        sub.record_boleto_paid(boleto_id, services.clock.now(), actor)
         try:
-            s.events.store(sub)
+            services.events.store(sub)
         except ConcurrentModificationError:
             continue
-        s.gateway.mark_boleto_paid(boleto_id)
+        services.gateway.mark_boleto_paid(boleto_id)
         return sub
     raise ConcurrentModificationError(f"subscription {sub_id} kept changing")

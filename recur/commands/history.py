@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from recur.commands.app import NotFoundError
+from recur.commands.event_store import NotFoundError
 from recur.commands.services import Services
 from recur.contract.encoding import public_view
 from recur.domain.subscription import Subscription
@@ -33,26 +33,26 @@ class HistoryEntry:
     data: dict[str, Any]
 
 
-def subscription_history(s: Services, subscription: Subscription) -> list[HistoryEntry]:
+def subscription_history(services: Services, subscription: Subscription) -> list[HistoryEntry]:
     """Every event of a subscription the caller may see, oldest first."""
-    return [_entry(event) for event in _events(s, subscription.id)]
+    return [_entry(event) for event in _events(services, subscription.id)]
 
 
-def subscription_as_of(s: Services, subscription: Subscription, moment: datetime) -> Subscription:
+def subscription_as_of(services: Services, subscription: Subscription, moment: datetime) -> Subscription:
     """The subscription as it was at `moment`: its events up to that instant, replayed."""
     version = None
-    for event in _events(s, subscription.id):
+    for event in _events(services, subscription.id):
         if _occurred_at(event) > moment:
             break
         version = event.originator_version
     if version is None:
         raise NotYetStartedError(str(subscription.id))
-    past: Subscription = s.events.load(subscription.id, Subscription, version=version)
+    past: Subscription = services.events.load(subscription.id, Subscription, version=version)
     return past
 
 
-def _events(s: Services, aggregate_id: UUID) -> list[Any]:
-    return [s.events.mapper.to_domain_event(stored) for stored in s.events.recorder.select_events(aggregate_id)]
+def _events(services: Services, aggregate_id: UUID) -> list[Any]:
+    return [services.events.mapper.to_domain_event(stored) for stored in services.events.recorder.select_events(aggregate_id)]
 
 
 def _occurred_at(event: Any) -> datetime:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from recur.commands.app import RecurEvents
 from recur.commands.clock import Clock
+from recur.commands.event_store import RecurEvents
 from recur.commands.gateway import PaymentGateway
 from recur.db import Database
 from recur.settings import Settings

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 from recur.commands import credentials
-from recur.commands.app import ConcurrentModificationError, NotFoundError
 from recur.commands.billing import finish_charge
 from recur.commands.catalog import owned
+from recur.commands.event_store import ConcurrentModificationError, NotFoundError
 from recur.commands.services import Services
 from recur.commands.versions import ANY_VERSION, Expected, check_version
 from recur.domain.actor import Actor
@@ -28,11 +28,11 @@ SAVE_TRIES_PER_COMMAND = 4
 ORIGIN_OF = {"subscriber": "customer", "producer": "seller", "admin": "admin"}
 
 
-def terms_of(s: Services, plan: Plan, offer_id: str | None, installments: int, caller: str | None) -> PlanTerms:
+def terms_of(services: Services, plan: Plan, offer_id: str | None, installments: int, caller: str | None) -> PlanTerms:
     """The price the subscriber locks: the offer's if given, else the plan's, as they are today."""
     price = plan.price_money
     if offer_id is not None:
-        offer: Offer = owned(s, offer_id, Offer, caller)
+        offer: Offer = owned(services, offer_id, Offer, caller)
         if offer.plan_id != str(plan.id):
             raise RuleViolationError("the offer does not belong to this plan", "offer_id")
         price = Money.from_dict(offer.price)
@@ -41,13 +41,13 @@ def terms_of(s: Services, plan: Plan, offer_id: str | None, installments: int, c
     return PlanTerms(str(plan.id), offer_id, price, plan.periodicity, installments, plan.policy, plan.renewal_reminder_days)
 
 
-def payment_method_of(s: Services, fields: dict[str, Any]) -> dict[str, Any]:
+def payment_method_of(services: Services, fields: dict[str, Any]) -> dict[str, Any]:
     if fields["type"] == "boleto":
         return {"type": "boleto"}
     from recur.commands.gateway import UnknownCardTokenError
 
     try:
-        card = s.gateway.describe_token(fields["card_token"])
+        card = services.gateway.describe_token(fields["card_token"])
     except UnknownCardTokenError:
         raise RuleViolationError("unknown card token: create one with POST /v1/sandbox/card-tokens", "payment_method.card_token") from None
     return {"type": "card", "token": card.token, "brand": card.brand, "last4": card.last4}
@@ -58,12 +58,12 @@ def new_code() -> str:
     return "SUB-" + "".join(secrets.choice(alphabet) for _ in range(8))
 
 
-def start_subscription(s: Services, caller: str | None, fields: dict[str, Any], actor: Actor) -> tuple[Subscription, str]:
+def start_subscription(services: Services, caller: str | None, fields: dict[str, Any], actor: Actor) -> tuple[Subscription, str]:
     """Start a subscription and, without a trial, make its first charge now."""
-    plan: Plan = owned(s, fields["plan_id"], Plan, caller)
-    terms = terms_of(s, plan, fields.get("offer_id"), fields.get("installments") or 1, caller)
+    plan: Plan = owned(services, fields["plan_id"], Plan, caller)
+    terms = terms_of(services, plan, fields.get("offer_id"), fields.get("installments") or 1, caller)
     secret = credentials.new_secret(credentials.SUBSCRIBER_TOKEN)
-    now = s.clock.now()
+    now = services.clock.now()
     sub = Subscription.start(
         code=new_code(),
         producer_id=plan.producer_id,
@@ -71,40 +71,40 @@ def start_subscription(s: Services, caller: str | None, fields: dict[str, Any], 
         terms=terms,
         trial_days=plan.trial_days,
         subscriber=fields["subscriber"],
-        payment_method=payment_method_of(s, fields["payment_method"]),
+        payment_method=payment_method_of(services, fields["payment_method"]),
         subscriber_token_hash=secret.hash,
         at=now,
         actor=actor,
     )
     request = sub.begin_charge(now, actor)
-    s.events.store(sub)
+    services.events.store(sub)
     if request is not None:
-        sub = finish_charge(s, str(sub.id), request, actor, saved=sub)
+        sub = finish_charge(services, str(sub.id), request, actor, saved=sub)
     return sub, secret.credential(sub.id)
 
 
-def subscription_for_token(s: Services, token: str) -> Subscription | None:
+def subscription_for_token(services: Services, token: str) -> Subscription | None:
     """The token names its subscription, so one event-store read checks it."""
     presented = credentials.presented(credentials.SUBSCRIBER_TOKEN, token)
     if presented is None:
         return None
     try:
-        sub: Subscription = s.events.load(presented.owner_id, Subscription)
+        sub: Subscription = services.events.load(presented.owner_id, Subscription)
     except NotFoundError:
         return None
     return sub if presented.matches(sub.subscriber_token_hash) else None
 
 
-def mutate(s: Services, sub_id: str, caller: str | None, verb: Callable[[Subscription], None],
+def mutate(services: Services, sub_id: str, caller: str | None, verb: Callable[[Subscription], None],
            expected: Expected = ANY_VERSION) -> Subscription:
     """Load, apply one verb, save; on a concurrent write, redo it on fresh state (unless the client asked for the
     version it had seen: then the fresh state is not what it decided on)."""
     for tried in range(SAVE_TRIES_PER_COMMAND):
-        sub: Subscription = owned(s, sub_id, Subscription, caller)
+        sub: Subscription = owned(services, sub_id, Subscription, caller)
         check_version(sub, expected)
         verb(sub)
         try:
-            s.events.store(sub)
+            services.events.store(sub)
             return sub
         except ConcurrentModificationError:
             if tried == SAVE_TRIES_PER_COMMAND - 1:
@@ -112,36 +112,38 @@ def mutate(s: Services, sub_id: str, caller: str | None, verb: Callable[[Subscri
     raise AssertionError("unreachable")
 
 
-def cancel(s: Services, sub_id: str, caller: str | None, origin: str, reason: str | None, when: str, actor: Actor,
+def cancel(services: Services, sub_id: str, caller: str | None, origin: str, reason: str | None, when: str, actor: Actor,
            expected: Expected = ANY_VERSION) -> Subscription:
-    return mutate(s, sub_id, caller, lambda sub: sub.cancel(origin, reason, when, s.clock.now(), actor), expected)
+    return mutate(services, sub_id, caller, lambda sub: sub.cancel(origin, reason, when, services.clock.now(), actor), expected)
 
 
-def change_plan(s: Services, sub_id: str, caller: str | None, plan_id: str, offer_id: str | None, actor: Actor,
+def change_plan(services: Services, sub_id: str, caller: str | None, plan_id: str, offer_id: str | None, actor: Actor,
                 expected: Expected = ANY_VERSION) -> Subscription:
-    current: Subscription = owned(s, sub_id, Subscription, caller)
-    plan: Plan = owned(s, plan_id, Plan, str(current.producer_id))
+    current: Subscription = owned(services, sub_id, Subscription, caller)
+    plan: Plan = owned(services, plan_id, Plan, str(current.producer_id))
     installments = min(current.installments, plan.max_installments)
-    terms = terms_of(s, plan, offer_id, installments, str(current.producer_id))
-    return mutate(s, sub_id, caller, lambda sub: sub.change_plan(terms, plan.product_id, s.clock.now(), actor), expected)
+    terms = terms_of(services, plan, offer_id, installments, str(current.producer_id))
+    return mutate(services, sub_id, caller, lambda sub: sub.change_plan(terms, plan.product_id, services.clock.now(), actor), expected)
 
 
-def change_payment_method(s: Services, sub_id: str, caller: str | None, fields: dict[str, Any], actor: Actor,
+def change_payment_method(services: Services, sub_id: str, caller: str | None, fields: dict[str, Any], actor: Actor,
                           expected: Expected = ANY_VERSION) -> Subscription:
-    method = payment_method_of(s, fields)
-    return mutate(s, sub_id, caller, lambda sub: sub.change_payment_method(method, s.clock.now(), actor), expected)
+    method = payment_method_of(services, fields)
+    return mutate(services, sub_id, caller, lambda sub: sub.change_payment_method(method, services.clock.now(), actor), expected)
 
 
-def change_billing_day(s: Services, sub_id: str, caller: str | None, day: int, actor: Actor,
+def change_billing_day(services: Services, sub_id: str, caller: str | None, day: int, actor: Actor,
                        expected: Expected = ANY_VERSION) -> Subscription:
-    return mutate(s, sub_id, caller, lambda sub: sub.change_billing_day(day, s.clock.now(), actor), expected)
+    return mutate(services, sub_id, caller, lambda sub: sub.change_billing_day(day, services.clock.now(), actor), expected)
 
 
-def reprocess(s: Services, sub_id: str, caller: str | None, actor: Actor, expected: Expected = ANY_VERSION) -> Subscription:
+def reprocess(services: Services, sub_id: str, caller: str | None, actor: Actor, expected: Expected = ANY_VERSION) -> Subscription:
     """Charge the overdue installment now."""
     requests = []
-    sub = mutate(s, sub_id, caller, lambda sub: requests.append(sub.begin_charge(s.clock.now(), actor, reprocess=True)), expected)
+    sub = mutate(
+        services, sub_id, caller, lambda sub: requests.append(sub.begin_charge(services.clock.now(), actor, reprocess=True)), expected
+    )
     request = requests[-1]
     if request is None:
         return sub
-    return finish_charge(s, sub_id, request, actor)
+    return finish_charge(services, sub_id, request, actor)

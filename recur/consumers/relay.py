@@ -35,7 +35,7 @@ import psycopg2
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
-from recur.commands.app import RecurEvents
+from recur.commands.event_store import RecurEvents
 from recur.consumers import dead_letters
 from recur.consumers.dead_letter_topic import DeadLetterTopic
 from recur.consumers.dead_letters import Unpublished

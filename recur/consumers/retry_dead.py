@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from kafka import KafkaProducer
 
-from recur.commands.app import RecurEvents
+from recur.commands.event_store import RecurEvents
 from recur.consumers import dead_letters
 from recur.consumers.dead_letters import RELAY, DeadLetter
 from recur.contract.encoding import EventEncoder, producer_lookup

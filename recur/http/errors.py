@@ -13,7 +13,7 @@ from flask import Flask, Response, json
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from recur.commands.app import ConcurrentModificationError, NotFoundError
+from recur.commands.event_store import ConcurrentModificationError, NotFoundError
 from recur.commands.versions import StaleVersionError
 from recur.deadlines import DatabaseDeadlineExceeded
 from recur.domain.errors import InvalidStateError, RuleViolationError

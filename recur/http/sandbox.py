@@ -127,8 +127,8 @@ def get_clock() -> dict[str, Any]:
        "real present (and never past 2100).")
 @allow_seconds(None)
 def advance(body: dict[str, Any]) -> dict[str, Any]:
-    s = services()
-    now: datetime = s.clock.now()
+    ports = services()
+    now: datetime = ports.clock.now()
     target = body.get("to") or now + timedelta(days=int(body.get("days", 0)), hours=int(body.get("hours", 0)))
     field = "to" if "to" in body else "days" if "days" in body else "hours"
     if target < now:
@@ -140,7 +140,7 @@ def advance(body: dict[str, Any]) -> dict[str, Any]:
     target = target.astimezone(UTC)
     if not body["run_due"]:
         # Only move time: due work waits for the scheduler, `POST /v1/billing/run` or `recur bill`.
-        s.clock.set(target)
-        return {"now": s.clock.now(), "steps": 0}
-    steps = advance_clock(s, target)
-    return {"now": s.clock.now(), "steps": steps}
+        ports.clock.set(target)
+        return {"now": ports.clock.now(), "steps": 0}
+    steps = advance_clock(ports, target)
+    return {"now": ports.clock.now(), "steps": steps}

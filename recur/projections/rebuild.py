@@ -20,7 +20,7 @@ from typing import Any
 
 from kafka.partitioner.default import murmur2
 
-from recur.commands.app import RecurEvents
+from recur.commands.event_store import RecurEvents
 from recur.contract.encoding import EventEncoder, producer_lookup
 from recur.contract.topics import PARTITIONS
 from recur.db import Database, is_transient

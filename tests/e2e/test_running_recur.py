@@ -128,7 +128,7 @@ def test_bad_input_never_yields_a_500(recur_up: RecurProcess) -> None:
 
 
 def test_restarting_on_the_same_data_dir_keeps_everything_and_read_models_equal_a_rebuild(recur_up: RecurProcess) -> None:
-    from recur.commands.app import open_event_store
+    from recur.commands.event_store import open_event_store
     from recur.db import Database
     from recur.projections.lag import wait_until_caught_up
     from recur.projections.rebuild import differences

@@ -17,7 +17,7 @@ from recur.settings import Settings
 
 @pytest.fixture
 def rig(postgres_server: Any, data_root: Path) -> Iterator[Rig]:
-    from recur.commands.app import open_event_store
+    from recur.commands.event_store import open_event_store
     from recur.db import migrate
     from recur.embedded.broker import start_embedded_broker
     from recur.embedded.postgres import create_database

@@ -53,7 +53,7 @@ class Stack:
 def stack(data_root: Path) -> Iterator[Stack]:
     from recur import deadlines
     from recur.bootstrap import build_services
-    from recur.commands.app import open_event_store
+    from recur.commands.event_store import open_event_store
     from recur.consumers.topic_admin import ensure_topics
     from recur.contract.topics import ALL, PARTITIONS
     from recur.db import migrate

@@ -35,7 +35,7 @@ class Running:
 
 
 def start_workers(database_url: str, bootstrap: str, stop: threading.Event) -> list[threading.Thread]:
-    from recur.commands.app import open_event_store
+    from recur.commands.event_store import open_event_store
     from recur.consumers.relay import Relay
     from recur.consumers.runner import ConsumerRunner
     from recur.db import Database

@@ -47,7 +47,7 @@ class Stack:
     threads: dict[str, threading.Thread] = field(default_factory=dict)
 
     def start(self, role: str) -> None:
-        from recur.commands.app import open_event_store
+        from recur.commands.event_store import open_event_store
         from recur.consumers.relay import Relay
         from recur.consumers.runner import ConsumerRunner
         from recur.db import Database
@@ -83,7 +83,7 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(postgres_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    from recur.commands.app import open_event_store
+    from recur.commands.event_store import open_event_store
     from recur.consumers.topic_admin import ensure_topics
     from recur.db import migrate
     from recur.embedded.broker import start_embedded_broker

@@ -106,7 +106,7 @@ def _die_holding_a_claim(database_url: str, keyed: KeyedRequest, producer_id: st
     script = textwrap.dedent(
         f"""
         import os
-        from recur.commands.app import open_event_store
+        from recur.commands.event_store import open_event_store
         from recur.commands.catalog import create_product
         from recur.commands.idempotency import IdempotencyStore, KeyedRequest
         from recur.db import Database

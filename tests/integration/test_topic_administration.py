@@ -30,7 +30,7 @@ def cluster(tmp_path: Path) -> Iterator[Any]:
 
 @pytest.fixture
 def own_database(postgres_server: Any) -> str:
-    from recur.commands.app import open_event_store
+    from recur.commands.event_store import open_event_store
     from recur.db import migrate
     from recur.embedded.postgres import create_database
 
@@ -51,7 +51,7 @@ def _publish_one(bootstrap: str, topic: str) -> None:
 
 
 def test_on_a_kafka_cluster_a_topic_with_other_partitions_stops_the_relay_and_keeps_its_messages(cluster: Any, own_database: str) -> None:
-    from recur.commands.app import open_event_store
+    from recur.commands.event_store import open_event_store
     from recur.consumers.relay import Relay
     from recur.db import Database
 

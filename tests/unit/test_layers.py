@@ -30,7 +30,7 @@ def modules(layer: str) -> list[Path]:
 
 
 def imported_parts(path: Path) -> set[str]:
-    """The top-level recur subpackages or modules a file imports (`recur.commands.app` -> `commands`)."""
+    """The top-level recur subpackages or modules a file imports (`recur.commands.event_store` -> `commands`)."""
     parts = set()
     for node in ast.walk(ast.parse(path.read_text())):
         names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in getattr(node, "names", [])]
