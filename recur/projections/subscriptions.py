@@ -87,14 +87,18 @@ def when_payment_method_changed(cur: Any, e: dict[str, Any]) -> None:
 @subscriptions.on("PlanChanged")
 def when_plan_changed(cur: Any, e: dict[str, Any]) -> None:
     # Before the first charge is under way the new plan applies at once; otherwise at renewal (ChargeSucceeded.new_terms).
+    # A version-1 event has no `applies_now` (null): the plan applied at once when no charge had been paid yet,
+    # as the aggregate decides on replay (Subscription._plan_changed).
     terms = e["data"]["terms"]
-    if not e["data"]["applies_now"]:
+    applies_now = e["data"]["applies_now"]
+    if applies_now is False:
         _touch(cur, e)
         return
     cur.execute(
         "UPDATE rm_subscriptions SET plan_id = %s, offer_id = %s, price_amount = %s, periodicity = %s, installments = %s "
-        "WHERE id = %s",
-        (terms["plan_id"], terms["offer_id"], terms["price"]["amount"], terms["periodicity"], terms["installments"], e["aggregate_id"]),
+        "WHERE id = %s AND (%s OR paid_recurrences = 0)",
+        (terms["plan_id"], terms["offer_id"], terms["price"]["amount"], terms["periodicity"], terms["installments"], e["aggregate_id"],
+         applies_now is True),
     )
     _touch(cur, e)
 
