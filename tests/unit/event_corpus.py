@@ -106,18 +106,23 @@ def corpus() -> Corpus:
     return Corpus(app, app.recorder.select_notifications(1, 10_000))
 
 
-def as_version_1(notification: Notification) -> Notification:
-    """The notification as version 1 of its event class wrote it: without the v2 fields and class_version."""
-    qualname = notification.topic.split(":", 1)[1]
-    state: dict[str, Any] = json.loads(notification.state)
+def version_1_state(topic: str, state: bytes) -> bytes:
+    """An event's stored state as version 1 of its class wrote it: without the v2 fields and class_version."""
+    qualname = topic.split(":", 1)[1]
+    fields: dict[str, Any] = json.loads(state)
     if qualname in ADDED_IN_V2:
-        assert state.pop("class_version") == 2
+        assert fields.pop("class_version") == 2
         for name in ADDED_IN_V2[qualname]:
-            state.pop(name)
+            fields.pop(name)
+    return json.dumps(fields).encode()
+
+
+def as_version_1(notification: Notification) -> Notification:
+    """The notification as version 1 of its event class recorded it."""
     return Notification(
         id=notification.id,
         originator_id=notification.originator_id,
         originator_version=notification.originator_version,
         topic=notification.topic,
-        state=json.dumps(state).encode(),
+        state=version_1_state(notification.topic, notification.state),
     )

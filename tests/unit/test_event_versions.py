@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from domain_builders import JAN_31, active_subscription, plan_terms, start_subscription, utc
-from event_corpus import ADDED_IN_V2
+from event_corpus import ADDED_IN_V2, version_1_state
 from eventsourcing.application import Application
 from eventsourcing.persistence import StoredEvent
 
@@ -14,14 +13,8 @@ from recur.domain.subscription import Subscription
 
 
 def as_version_1(stored: StoredEvent) -> StoredEvent:
-    """The stored event as version 1 wrote it: without the v2 fields and without a class_version."""
-    qualname = stored.topic.split(":", 1)[1]
-    state: dict[str, Any] = json.loads(stored.state)
-    if qualname in ADDED_IN_V2:
-        assert state.pop("class_version") == 2
-        for name in ADDED_IN_V2[qualname]:
-            state.pop(name)
-    return StoredEvent(stored.originator_id, stored.originator_version, stored.topic, json.dumps(state).encode())
+    """The stored event as version 1 wrote it."""
+    return StoredEvent(stored.originator_id, stored.originator_version, stored.topic, version_1_state(stored.topic, stored.state))
 
 
 def test_a_subscription_recorded_by_version_1_events_replays_to_the_same_state() -> None:
