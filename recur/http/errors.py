@@ -114,9 +114,9 @@ DATABASE_UNAVAILABLE = (
 RETRY_AFTER_SECONDS = 2
 
 
-def dependency_down(detail: str) -> Response:
+def dependency_down(detail: str, title: str = "Service unavailable") -> Response:
     """503 with Retry-After: clients and load balancers back off instead of hammering."""
-    response = problem(503, "dependency-down", "Service unavailable", detail)
+    response = problem(503, "dependency-down", title, detail)
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, json
 
 from recur.http.context import services
-from recur.http.errors import RETRY_AFTER_SECONDS, problem
+from recur.http.errors import dependency_down, problem
 from recur.http.representations import BillingRunView, HealthView, ReadinessView
 from recur.http.request_deadline import allow_seconds
 from recur.http.routes import ADMIN, route
@@ -45,9 +45,7 @@ def readyz() -> dict[str, Any] | Response:
         return {"status": "ready", "checks": checks}
     failing = {name: value for name, value in checks.items() if value != "ok"}
     if "database" in failing or "broker" in failing:
-        response = problem(503, "dependency-down", "Not ready", "a dependency is unreachable: " + json.dumps(checks))
-        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
+        return dependency_down("a dependency is unreachable: " + json.dumps(checks), title="Not ready")
     return problem(503, "not-ready", "Not ready", "; ".join(f"{name}: {value}" for name, value in failing.items()))
 
 
