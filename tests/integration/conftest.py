@@ -84,7 +84,7 @@ def recur_cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
     it reconfigure this process's logging."""
     from recur.cli import main
 
-    monkeypatch.setattr("recur.cli.configure_logging", lambda *args, **kwargs: None)
+    monkeypatch.setattr("recur.logs.configure_logging", lambda *args, **kwargs: None)
 
     def run(*args: str, env: dict[str, str]) -> Result:
         return CliRunner().invoke(main, list(args), env=env)

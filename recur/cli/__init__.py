@@ -1,0 +1,135 @@
+"""The `recur` command: `up`, `worker`, `bill`, `migrate` here; `projections` in projections.py, `kafka` and
+`contract` in operators.py."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from recur import logs
+from recur.cli.operators import contract, kafka
+from recur.cli.projections import projections
+from recur.settings import Settings, generate_admin_token
+
+
+@click.group(help="recur: event-sourced subscription billing. Settings come from RECUR_* environment variables.")
+def main() -> None:
+    pass
+
+
+@main.command(
+    help="Start recur: embedded PostgreSQL and Kafka broker (the recur[embedded] extra) unless RECUR_DATABASE_URL / "
+    "RECUR_KAFKA_BOOTSTRAP_SERVERS point elsewhere, then the HTTP API, relay, projection consumer "
+    "and billing scheduler. Ctrl-C stops everything."
+)
+@click.option("--port", type=int, default=None, help="HTTP port on 127.0.0.1 (default RECUR_PORT or 8000).")
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where embedded PostgreSQL keeps its data and runtime.json is written (default RECUR_DATA_DIR or .recur).",
+)
+@click.option("--workers", type=int, default=3, show_default=True, help="API worker processes.")
+def up(port: int | None, data_dir: Path | None, workers: int) -> None:
+    logs.configure_logging("up")
+    settings = Settings.from_env()
+    if port is not None:
+        settings = settings.with_(port=port)
+    if data_dir is not None:
+        settings = settings.with_(data_dir=data_dir.resolve())
+    if not settings.admin_token:
+        settings = settings.with_(admin_token=generate_admin_token())
+        click.echo(f"RECUR_ADMIN_TOKEN was not set; admin token for this run: {settings.admin_token}", err=True)
+    from recur.supervisor import Stack
+    from recur.supervisor import up as run_up
+
+    Stack.api_workers = workers
+    raise SystemExit(run_up(settings))
+
+
+@main.group(help="Run one worker loop in the foreground (recur up starts these for you).")
+def worker() -> None:
+    pass
+
+
+@worker.command(help="Publish event-store events to Kafka, in order, at least once.")
+def relay() -> None:
+    logs.configure_logging("relay")
+    from recur.workers import run_relay
+
+    run_relay(Settings.from_env())
+
+
+@worker.command(help="Consume Kafka events into the read models.")
+def consumer() -> None:
+    logs.configure_logging("consumer")
+    from recur.workers import run_consumer
+
+    run_consumer(Settings.from_env())
+
+
+@worker.command(help="Bill due subscriptions continuously.")
+def scheduler() -> None:
+    logs.configure_logging("scheduler")
+    from recur.workers import run_scheduler
+
+    run_scheduler(Settings.from_env())
+
+
+@main.command(help="Bill everything due now (or, in the sandbox, advance the clock to --until, billing on the way).")
+@click.option(
+    "--until",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    default=None,
+    help="Sandbox only: move the sandbox clock to this UTC instant, running what falls due in time order.",
+)
+def bill(until: datetime | None) -> None:
+    logs.configure_logging("bill")
+    settings = Settings.from_env()
+    if not settings.database_url:
+        raise click.UsageError("RECUR_DATABASE_URL is not set: point it at recur's database (see runtime.json of `recur up`)")
+    from recur.bootstrap import build_services
+    from recur.scheduler import advance_clock, run_due
+
+    services = build_services(settings, settings.database_url, pool_size=2)
+    try:
+        if until is not None:
+            if not settings.sandbox:
+                raise click.UsageError("--until moves the sandbox clock: set RECUR_SANDBOX=1")
+            from recur.http.sandbox import clock_horizon
+
+            horizon = clock_horizon(datetime.now(UTC))
+            if until.replace(tzinfo=UTC) > horizon:
+                raise click.UsageError(f"--until must not be after {horizon.date().isoformat()}: the shared clock never goes back")
+            steps = advance_clock(services, until.replace(tzinfo=UTC))
+            click.echo(f"clock at {services.clock.now().isoformat()} after {steps} billing steps")
+        else:
+            report = run_due(services)
+            click.echo(f"examined {report.examined}, billed {report.billed}, errors {report.errors}")
+    finally:
+        services.close()
+
+
+@main.command(help="Apply pending database migrations (recur up does this on start).")
+def migrate() -> None:
+    logs.configure_logging("migrate")
+    settings = Settings.from_env()
+    if not settings.database_url:
+        raise click.UsageError("RECUR_DATABASE_URL is not set")
+    from recur.commands.event_store import open_event_store
+    from recur.migrations import MigrationError
+    from recur.migrations import migrate as run_migrations
+
+    try:
+        applied = run_migrations(settings.database_url)
+    except MigrationError as error:
+        raise click.ClickException(str(error)) from error
+    open_event_store(settings.database_url, 1, create_table=True).close()
+    click.echo("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
+
+
+main.add_command(projections)
+main.add_command(kafka)
+main.add_command(contract)
