@@ -17,14 +17,7 @@ from recur.http.fields import EmailAddress, Text
 from recur.http.limits import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH
 from recur.http.pagination import encode_cursor
 from recur.http.query import ProductsQuery
-from recur.http.representations import (
-    OfferView,
-    PlanView,
-    ProducerView,
-    ProductPageView,
-    ProductView,
-    RegisteredProducerView,
-)
+from recur.http.representations.catalog import OfferView, PlanView, ProducerView, ProductPageView, ProductView, RegisteredProducerView
 from recur.http.routes import ADMIN, ANY_CALLER, PRODUCER, Caller, Extended, route
 from recur.http.schemas import PERIODICITIES, MoneySchema, RetryPolicySchema
 from recur.projections.queries import catalog as read_models

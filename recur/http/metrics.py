@@ -32,7 +32,7 @@ from recur.commands.scheduler_failures import count as scheduler_failures
 from recur.consumers.dead_letters import RELAY, unresolved_counts
 from recur.db import Database
 from recur.http.context import EXTENSION
-from recur.http.representations import STATUSES
+from recur.http.representations.kit import STATUSES
 from recur.http.routes import route
 from recur.projections.lag import lag
 from recur.projections.queries.operations import store_figures

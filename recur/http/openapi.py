@@ -25,7 +25,7 @@ from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import Rule
 
 from recur.http.limits import MAX_BODY_BYTES
-from recur.http.representations import ProblemView
+from recur.http.representations.operations import ProblemView
 from recur.http.routes import ANY_CALLER, JSON, Route, declaration_of, route
 
 bp = Blueprint("openapi", __name__)

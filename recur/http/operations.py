@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, json
 
 from recur.http.context import services
 from recur.http.errors import dependency_down, problem
-from recur.http.representations import BillingRunView, HealthView, ReadinessView
+from recur.http.representations.operations import BillingRunView, HealthView, ReadinessView
 from recur.http.request_deadline import allow_seconds
 from recur.http.routes import ADMIN, route
 from recur.projections.queries.operations import database_answers

@@ -17,7 +17,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from recur.http.errors import ApiError
 from recur.http.limits import EARLIEST_INSTANT, LATEST_INSTANT
 from recur.http.pagination import decode_cursor
-from recur.http.representations import STATUSES
+from recur.http.representations.kit import STATUSES
 
 DIGITS = re.compile(r"[0-9]{1,6}")  # ASCII only: str.isdigit() also takes "²", which int() refuses
 FORMATS = ("json", "csv", "xlsx")

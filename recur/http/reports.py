@@ -14,7 +14,8 @@ from recur.http.context import services
 from recur.http.export import XLSX, file_response
 from recur.http.pagination import encode_cursor
 from recur.http.query import DashboardQuery, ReportQuery, SubscriptionsReportQuery, invalid, period
-from recur.http.representations import (
+from recur.http.representations.kit import columns
+from recur.http.representations.reports import (
     DashboardView,
     InstallmentReportItemView,
     InstallmentsReportView,
@@ -22,7 +23,6 @@ from recur.http.representations import (
     SaleView,
     SubscriptionReportItemView,
     SubscriptionsReportView,
-    columns,
 )
 from recur.http.request_deadline import allow_seconds
 from recur.http.routes import PRODUCER, route

@@ -22,7 +22,8 @@ from recur.http.context import services
 from recur.http.errors import ApiError, not_found
 from recur.http.fields import StrictBoolean, Text
 from recur.http.limits import LATEST_INSTANT, SANDBOX_CLOCK_HORIZON
-from recur.http.representations import CardTokenView, ClockAdvancedView, ClockView, QueuedOutcomesView, SubscriptionView
+from recur.http.representations.operations import CardTokenView, ClockAdvancedView, ClockView, QueuedOutcomesView
+from recur.http.representations.subscriptions import SubscriptionView
 from recur.http.request_deadline import allow_seconds
 from recur.http.routes import ADMIN, route
 from recur.scheduler import advance_clock

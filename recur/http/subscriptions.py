@@ -20,7 +20,7 @@ from recur.http.iso_codes import check_country
 from recur.http.limits import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, MAX_REASON_LENGTH
 from recur.http.pagination import encode_cursor
 from recur.http.query import AsOfQuery, SubscriptionsQuery
-from recur.http.representations import EventListView, StartedSubscriptionView, SubscriptionPageView, SubscriptionView
+from recur.http.representations.subscriptions import EventListView, StartedSubscriptionView, SubscriptionPageView, SubscriptionView
 from recur.http.routes import ANY_CALLER, PRODUCER, Caller, Extended, route
 from recur.http.schemas import PaymentMethodSchema
 from recur.projections.queries.subscriptions import subscription_page

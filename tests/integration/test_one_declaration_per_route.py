@@ -13,7 +13,8 @@ from recur.domain.subscription import Subscription
 from recur.http.app import create_app
 from recur.http.context import services
 from recur.http.openapi import spec_for
-from recur.http.representations import StartedSubscriptionView, SubscriptionSummaryView, SubscriptionView, instant, representation
+from recur.http.representations.kit import instant, representation
+from recur.http.representations.subscriptions import StartedSubscriptionView, SubscriptionSummaryView, SubscriptionView
 from recur.http.routes import PRODUCER, Caller, declaration_of, route
 
 ADMIN = "adm_integration"
