@@ -20,6 +20,8 @@ class Settings:
     # The broker is the embedded, memory-only one `recur up` started: only then may the relay delete and
     # recreate topics (on a real cluster that would erase downstream consumers' history).
     kafka_embedded: bool = False
+    # The envelope and From address of every message; subscriber mail shows the producer's name beside it.
+    mail_from: str = "recur <no-reply@recur.localhost>"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -33,6 +35,7 @@ class Settings:
             port=int(env.get("RECUR_PORT") or 8000),
             data_dir=Path(env.get("RECUR_DATA_DIR") or ".recur").resolve(),
             kafka_embedded=env.get("RECUR_KAFKA_EMBEDDED", "") == "1",
+            mail_from=env.get("RECUR_MAIL_FROM") or cls.mail_from,
         )
 
     def with_(self, **changes: object) -> Settings:
@@ -53,6 +56,7 @@ class Settings:
         env["RECUR_KAFKA_EMBEDDED"] = "1" if self.kafka_embedded else "0"
         if self.smtp_url:
             env["RECUR_SMTP_URL"] = self.smtp_url
+        env["RECUR_MAIL_FROM"] = self.mail_from
         return env
 
 

@@ -13,6 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "recur"
 # Infrastructure every layer may use: the database pool, settings, deadlines, logging.
 SHARED = {"db", "settings", "deadlines", "logs"}
 ALLOWED = {
+    "notifications": {"domain", "contract", "commands", "notifications"},
     "domain": {"domain"},
     # The public event contract (encoding, topics, schemas) sits just above the domain: the audit trail in
     # commands, the relay, the projections and the HTTP layer all read events through it.

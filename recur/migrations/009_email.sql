@@ -1,0 +1,101 @@
+-- E-mail (issue 9): the outbox recur sends from, the notifier's own state, report schedules, and the
+-- sandbox's SMTP sink.
+
+-- One row per message recur decided to send. `dedup_key` names (subscription or schedule, kind, cycle or
+-- period): a redelivered event, a restarted notifier or a second one insert nothing new. The message is
+-- rendered when decided and kept whole (MIME, without From: the sender adds RECUR_MAIL_FROM with
+-- `sender_name` as display name), so a retry sends the very same bytes and Message-ID.
+-- `recipient` is personal data: it is never logged.
+CREATE TABLE email_outbox (
+    id bigserial PRIMARY KEY,
+    dedup_key text NOT NULL UNIQUE,
+    kind text NOT NULL,
+    producer_id uuid,
+    subscription_id uuid,
+    recipient text NOT NULL,
+    sender_name text,
+    subject text NOT NULL,
+    message bytea NOT NULL,
+    decided_at timestamptz NOT NULL,              -- the clock's time (the sandbox clock's in the sandbox)
+    status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
+    attempts integer NOT NULL DEFAULT 0,
+    next_attempt_at timestamptz NOT NULL DEFAULT now(),  -- wall-clock time: SMTP servers live in real time
+    last_error text,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    sent_at timestamptz
+);
+CREATE INDEX email_outbox_due ON email_outbox (next_attempt_at, id) WHERE status = 'pending';
+CREATE INDEX email_outbox_subscription ON email_outbox (subscription_id);
+
+-- The notifier sends nothing for events stored before e-mail existed: an upgrade must not mail every
+-- subscriber a receipt for each charge of their history. Events after this notification id are told.
+CREATE TABLE notifier_horizon (
+    only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    last_notification_id bigint NOT NULL
+);
+DO $$
+BEGIN
+    IF to_regclass('recur_events') IS NOT NULL THEN
+        INSERT INTO notifier_horizon SELECT true, coalesce(max(notification_id), 0) FROM recur_events;
+    ELSE
+        INSERT INTO notifier_horizon VALUES (true, 0);
+    END IF;
+END $$;
+
+-- What the notifier needs to write to a subscriber, kept from the events it consumes (its own state, so
+-- it never waits on another consumer group's read model). `last_refusal`: the latest refused charge not
+-- yet told, until the retry decision (RetryScheduled or RetriesExhausted) that follows it.
+CREATE TABLE mail_subscribers (
+    subscription_id uuid PRIMARY KEY,
+    producer_id uuid NOT NULL,
+    product_id uuid NOT NULL,
+    plan_id uuid,
+    code text NOT NULL,
+    name text NOT NULL,
+    email text NOT NULL,
+    country text,
+    payment_method jsonb NOT NULL,
+    last_refusal jsonb
+);
+
+-- Names of producers, products and plans for the messages (and producers' own e-mail).
+CREATE TABLE mail_names (
+    id uuid PRIMARY KEY,
+    name text NOT NULL,
+    email text
+);
+
+-- Report schedules, as the API lists them (a read model of the ReportSchedule aggregate).
+CREATE TABLE rm_report_schedules (
+    id uuid PRIMARY KEY,
+    producer_id uuid NOT NULL,
+    report text NOT NULL,
+    frequency text NOT NULL,
+    format text NOT NULL,
+    recipients jsonb NOT NULL,
+    time_zone text NOT NULL,
+    created_at timestamptz NOT NULL,
+    deleted_at timestamptz,
+    version integer NOT NULL
+);
+CREATE INDEX rm_report_schedules_producer ON rm_report_schedules (producer_id, created_at, id) WHERE deleted_at IS NULL;
+
+-- The end of the next period each schedule reports on; kept by the scheduler, not by a projection, so a
+-- rebuild of the read models never sends a period twice (the outbox key would refuse it anyway).
+CREATE TABLE report_schedule_progress (
+    schedule_id uuid PRIMARY KEY,
+    next_period_end timestamptz NOT NULL
+);
+
+-- What the local SMTP sink received (`recur up` without RECUR_SMTP_URL, and the tests): the sandbox's
+-- GET /v1/sandbox/outbox/emails lists it.
+CREATE TABLE sandbox_mailbox (
+    id bigserial PRIMARY KEY,
+    received_at timestamptz NOT NULL DEFAULT now(),
+    mail_from text NOT NULL,
+    recipients text[] NOT NULL,
+    kind text,
+    subject text,
+    message bytea NOT NULL
+);
+CREATE INDEX sandbox_mailbox_recipients ON sandbox_mailbox USING gin (recipients);
