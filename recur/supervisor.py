@@ -1,4 +1,4 @@
-"""`recur up`: start what is not external, then the API, relay, consumer and scheduler as
+"""`recur up`: start what is not external, then the API, relay, consumer, notifier and scheduler as
 separate processes; write runtime.json once all are ready; stop everything on Ctrl-C/SIGTERM."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from recur.settings import Settings
 
 log = logging.getLogger("recur.up")
 PR_SET_PDEATHSIG = 1
-WORKERS = ["relay", "consumer", "scheduler"]
+WORKERS = ["relay", "consumer", "notifier", "scheduler"]
 MAX_RESTARTS_PER_MINUTE = 5
 
 
@@ -127,6 +127,7 @@ class Stack:
         )
         self.spawn("relay", [py, "-m", "recur.cli", "worker", "relay"])
         self.spawn("consumer", [py, "-m", "recur.cli", "worker", "consumer"])
+        self.spawn("notifier", [py, "-m", "recur.cli", "worker", "notifier"])
         self.spawn("scheduler", [py, "-m", "recur.cli", "worker", "scheduler"])
 
     def wait_ready(self, timeout: float = 60.0) -> None:

@@ -1,11 +1,14 @@
-"""The long-running worker loops `recur up` starts as separate processes: relay, consumer, scheduler."""
+"""The long-running worker loops `recur up` starts as separate processes: relay, consumer, notifier, scheduler."""
 
 from __future__ import annotations
 
 import logging
 import signal
+import threading
 import time
+from collections.abc import Callable
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from recur.bootstrap import build_services
 from recur.commands.idempotency import IdempotencyStore
@@ -17,6 +20,9 @@ from recur.projections.registry import PROJECTIONS
 from recur.readiness import mark_ready
 from recur.scheduler import run_due
 from recur.settings import Settings
+
+if TYPE_CHECKING:
+    from recur.notifications.sender import OutboxSender
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +71,55 @@ def run_consumer(settings: Settings) -> None:
     log.info("consumer feeding projections %s", ", ".join(PROJECTIONS))
     mark_ready(settings, "consumer")
     runner.run(stop)
+
+
+def run_notifier(settings: Settings) -> None:
+    """The notifier's consumer group (events -> e-mail outbox) and, beside it, the sender (outbox -> SMTP)."""
+    database_url, bootstrap = _require(settings)
+    stop = StopFlag()
+    from recur.projections.notifier import GROUP_ID, notifier
+
+    runner = ConsumerRunner(Database(database_url, 2), bootstrap, [notifier], group_id=GROUP_ID)
+    sender = _start_sender(settings, database_url, stop)
+    runner.wait_for_assignment(stop)
+    log.info("notifier deciding e-mails from %s", ", ".join(notifier.topics))
+    mark_ready(settings, "notifier")
+    runner.run(stop)
+    if sender is not None:
+        sender.join(timeout=35)
+
+
+def _start_sender(settings: Settings, database_url: str, stop: StopFlag) -> threading.Thread | None:
+    if not settings.smtp_url:
+        log.warning("RECUR_SMTP_URL is not set: e-mails are decided and kept in the outbox, but not sent")
+        return None
+    from recur.notifications.sender import OutboxSender
+    from recur.notifications.smtp import SmtpTransport
+
+    sender = OutboxSender(Database(database_url, 1), SmtpTransport(settings.smtp_url), settings.mail_from)
+    thread = threading.Thread(target=send_until_stopped, args=(sender, stop), name="sender", daemon=True)
+    thread.start()
+    return thread
+
+
+def send_until_stopped(sender: OutboxSender, stop: Callable[[], bool], interval: float = 0.5, max_pause: float = 30.0) -> None:
+    """Send what the outbox holds every `interval` seconds; a pass that fails (the database unavailable) is
+    tried again after a pause that doubles up to `max_pause`."""
+    log.info("e-mail sender running every %.1fs", interval)
+    pause = interval
+    while not stop():
+        try:
+            report = sender.send_due()
+            if report.handled:
+                log.info("e-mail: %d sent, %d refused for now, %d refused for good", report.sent, report.deferred, report.failed)
+            pause = interval
+        except Exception:
+            pause = min(pause * 2, max_pause)
+            log.exception("e-mail sender pass failed; retrying in %.0fs", pause)
+        deadline = time.monotonic() + pause
+        while not stop() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    sender.transport.close()
 
 
 class Housekeeping:

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from recur import logs
+from recur.cli.notifications import notifications
 from recur.cli.operators import contract, kafka
 from recur.cli.projections import projections
 from recur.settings import Settings, generate_admin_token
@@ -60,6 +61,15 @@ def relay() -> None:
     from recur.workers import run_relay
 
     run_relay(Settings.from_env())
+
+
+@worker.command(help="Decide the e-mails events call for (the notifier's consumer group) and send the outbox through "
+                "RECUR_SMTP_URL, retrying what the server refuses for now.")
+def notifier() -> None:
+    logs.configure_logging("notifier")
+    from recur.workers import run_notifier
+
+    run_notifier(Settings.from_env())
 
 
 @worker.command(help="Consume Kafka events into the read models.")
@@ -133,3 +143,4 @@ def migrate() -> None:
 main.add_command(projections)
 main.add_command(kafka)
 main.add_command(contract)
+main.add_command(notifications)

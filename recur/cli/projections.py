@@ -117,10 +117,10 @@ def retry_dead(owner: str | None, dead_letter_id: int | None) -> None:
     from recur.consumers.retry_dead import RelayRepublisher
     from recur.consumers.retry_dead import retry_dead as run_retry
     from recur.db import Database
-    from recur.projections.registry import PROJECTIONS
+    from recur.projections.registry import CONSUMED
 
-    if owner is not None and owner not in PROJECTIONS and owner != RELAY:
-        raise click.BadParameter(f"unknown projection {owner}; choose from {', '.join([*PROJECTIONS, RELAY])}")
+    if owner is not None and owner not in CONSUMED and owner != RELAY:
+        raise click.BadParameter(f"unknown projection {owner}; choose from {', '.join([*CONSUMED, RELAY])}")
     settings = Settings.from_env()
     url = _database_url()
     db = Database(url, 2)
@@ -133,7 +133,7 @@ def retry_dead(owner: str | None, dead_letter_id: int | None) -> None:
                 relay = RelayRepublisher(open_event_store(url, 1), settings.kafka_bootstrap_servers)
             else:
                 click.echo("relay dead letters are left as they are: set RECUR_KAFKA_BOOTSTRAP_SERVERS to publish them", err=True)
-        report = run_retry(db, PROJECTIONS, owner, dead_letter_id, relay)
+        report = run_retry(db, CONSUMED, owner, dead_letter_id, relay)
     finally:
         if relay is not None:
             relay.close()

@@ -6,9 +6,9 @@ Two kinds of numbers:
   supervisor sets it) prometheus-client keeps the values in files there and every scrape sums all workers.
   Without it (tests, one process) the app's own registry serves them.
 - business gauges (subscriptions by status, projection lag, event-store head, unresolved dead letters per
-  projection, scheduler failures) are read from PostgreSQL at scrape time by a custom collector: they are
+  projection, scheduler failures, e-mails by kind and status) are read from PostgreSQL at scrape time by a custom collector: they are
   facts of the shared database, not of one worker, so nothing is stored per process. One query plus `lag()`
-  (two more when the read models are caught up) plus one each for dead letters and scheduler failures.
+  (two more when the read models are caught up) plus one each for dead letters and scheduler failures, two for e-mail.
 
 Labels carry the URL rule (`/v1/subscriptions/<subscription_id>`), never the raw path: ids in labels would
 make one time series per subscription.
@@ -34,6 +34,8 @@ from recur.db import Database
 from recur.http.context import EXTENSION
 from recur.http.representations.kit import STATUSES
 from recur.http.routes import route
+from recur.notifications.outbox import KINDS, STATUSES
+from recur.notifications.outbox import status as outbox_status
 from recur.projections.lag import lag
 from recur.projections.queries.operations import store_figures
 
@@ -105,6 +107,20 @@ class DatabaseCollector(Collector):
             "recur_scheduler_failures", "Subscriptions whose billing raised an unexpected error, waiting out a backoff")
         failures.add_metric([], scheduler_failures(self.db))
         yield failures
+        yield from self._email()
+
+    def _email(self) -> Iterator[Metric]:
+        outbox = outbox_status(self.db, failures=0)
+        emails = GaugeMetricFamily(
+            "recur_emails", "E-mails in the outbox by kind and status: pending (waiting for the SMTP server, retried when it "
+            "refused for now), sent, failed (refused for good: `recur notifications status` says why)", labels=["kind", "status"])
+        for kind in KINDS:
+            for state in STATUSES:
+                emails.add_metric([kind, state], outbox.counts.get((kind, state), 0))
+        yield emails
+        oldest = GaugeMetricFamily("recur_email_oldest_pending_seconds", "Age of the oldest e-mail not yet sent (0 when none waits)")
+        oldest.add_metric([], outbox.oldest_pending_seconds)
+        yield oldest
 
 
 class HttpMetrics:

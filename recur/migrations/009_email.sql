@@ -20,7 +20,8 @@ CREATE TABLE email_outbox (
     status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
     attempts integer NOT NULL DEFAULT 0,
     next_attempt_at timestamptz NOT NULL DEFAULT now(),  -- wall-clock time: SMTP servers live in real time
-    last_error text,
+    last_error text,                              -- the server's reason, the recipient's address blanked out
+    last_attempt_at timestamptz,
     created_at timestamptz NOT NULL DEFAULT now(),
     sent_at timestamptz
 );
@@ -43,8 +44,9 @@ BEGIN
 END $$;
 
 -- What the notifier needs to write to a subscriber, kept from the events it consumes (its own state, so
--- it never waits on another consumer group's read model). `last_refusal`: the latest refused charge not
--- yet told, until the retry decision (RetryScheduled or RetriesExhausted) that follows it.
+-- it never waits on another consumer group's read model). `last_refusal`: the latest refused charge of
+-- the installment being retried (until it is paid); `refusal_told`: whether the retry decision that
+-- followed it (RetryScheduled or RetriesExhausted) has been told, so a retry resumed by a new card is not.
 CREATE TABLE mail_subscribers (
     subscription_id uuid PRIMARY KEY,
     producer_id uuid NOT NULL,
@@ -55,7 +57,8 @@ CREATE TABLE mail_subscribers (
     email text NOT NULL,
     country text,
     payment_method jsonb NOT NULL,
-    last_refusal jsonb
+    last_refusal jsonb,
+    refusal_told boolean NOT NULL DEFAULT false
 );
 
 -- Names of producers, products and plans for the messages (and producers' own e-mail).

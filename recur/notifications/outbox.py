@@ -71,6 +71,6 @@ def status(db: Database, failures: int = 10) -> OutboxStatus:
         "SELECT kind, status, count(*) FROM email_outbox GROUP BY kind, status")}
     row = db.fetchone("SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0) FROM email_outbox WHERE status = 'pending'")
     recent = [(int(i), k, e or "", at) for i, k, e, at in db.fetchall(
-        "SELECT id, kind, last_error, coalesce(sent_at, created_at) FROM email_outbox WHERE status = 'failed' "
+        "SELECT id, kind, last_error, coalesce(last_attempt_at, created_at) FROM email_outbox WHERE status = 'failed' "
         "ORDER BY id DESC LIMIT %s", (failures,))]
     return OutboxStatus(counts, float(row[0]) if row else 0.0, recent)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from recur.db import Database
-from recur.projections.registry import PROJECTIONS
+from recur.projections.registry import CONSUMED
 
 STUCK_AFTER = 30.0  # seconds a projection may stay behind at the same position before it counts as stuck
 
@@ -39,7 +39,7 @@ def _head_and_relay(db: Database) -> tuple[int, int]:
 
 def _lagging_partitions(db: Database) -> dict[str, list[int]]:
     """Per projection, the positions it holds on partitions where the relay published more."""
-    pairs = [(name, topic) for name, p in PROJECTIONS.items() for topic in p.topics]
+    pairs = [(name, topic) for name, p in CONSUMED.items() for topic in p.topics]
     rows = db.fetchall(
         "SELECT n.projection, coalesce(p.last_notification_id, 0) FROM unnest(%s::text[], %s::text[]) AS n(projection, topic) "
         "JOIN relay_partitions r ON r.topic = n.topic LEFT JOIN projection_positions p ON p.projection = n.projection "
@@ -62,7 +62,7 @@ def lag(db: Database) -> dict[str, Lag]:
     head, relay = _head_and_relay(db)
     lagging = _lagging_partitions(db)
     report: dict[str, Lag] = {}
-    for name in PROJECTIONS:
+    for name in CONSUMED:
         behind = lagging.get(name, [])
         events_behind, low = 0, None
         if behind or relay < head:

@@ -1,5 +1,6 @@
-"""An in-process recur for integration tests: real PostgreSQL and broker, the relay and the
-projection consumer in background threads, and the Flask app driven through its test client."""
+"""An in-process recur for integration tests: real PostgreSQL and broker, the relay, the projection consumer,
+the notifier and the e-mail sender in background threads, a real SMTP server (aiosmtpd) receiving the
+mail, and the Flask app driven through its test client."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from mail_server import MailServer
 from recur.bootstrap import build_services
 from recur.commands.services import Services
 from recur.settings import Settings
@@ -22,6 +24,7 @@ ADMIN = "adm_integration"
 class Running:
     services: Services
     client: Any
+    mail: MailServer
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
 
@@ -34,18 +37,31 @@ class Running:
         wait_until_caught_up(self.services.db, timeout=timeout)
 
 
-def start_workers(database_url: str, bootstrap: str, stop: threading.Event) -> list[threading.Thread]:
+# Short waits after an SMTP refusal, so that a test of a server refusing for a while takes a second, not hours.
+TEST_RETRY_DELAYS = {"first": 0.2, "longest": 1.0}
+
+
+def start_workers(database_url: str, bootstrap: str, smtp_url: str, stop: threading.Event) -> list[threading.Thread]:
     from recur.commands.event_store import open_event_store
     from recur.consumers.relay import Relay
     from recur.consumers.runner import ConsumerRunner
     from recur.db import Database
+    from recur.notifications.sender import OutboxSender, RetryDelays
+    from recur.notifications.smtp import SmtpTransport
+    from recur.projections.notifier import GROUP_ID, notifier
     from recur.projections.registry import PROJECTIONS
+    from recur.settings import Settings
+    from recur.workers import send_until_stopped
 
     relay = Relay(open_event_store(database_url, 2), Database(database_url, 2), bootstrap, broker_is_embedded=True)
     runner = ConsumerRunner(Database(database_url, 2), bootstrap, list(PROJECTIONS.values()))
+    notifier_runner = ConsumerRunner(Database(database_url, 2), bootstrap, [notifier], group_id=GROUP_ID)
+    sender = OutboxSender(Database(database_url, 1), SmtpTransport(smtp_url), Settings.mail_from, RetryDelays(**TEST_RETRY_DELAYS))
     threads = [
         threading.Thread(target=relay.run, args=(stop.is_set, database_url), daemon=True, name="relay"),
         threading.Thread(target=runner.run, args=(stop.is_set,), daemon=True, name="consumer"),
+        threading.Thread(target=notifier_runner.run, args=(stop.is_set,), daemon=True, name="notifier"),
+        threading.Thread(target=send_until_stopped, args=(sender, stop.is_set, 0.05), daemon=True, name="sender"),
     ]
     for t in threads:
         t.start()
@@ -69,12 +85,14 @@ def recur(database_url: str, broker: Any) -> Iterator[Running]:
     )
     services = build_services(settings, database_url, pool_size=4)
     app = create_app(services)
-    running = Running(services, app.test_client())
-    running.threads = start_workers(database_url, broker.bootstrap_servers, running.stop)
+    mail = MailServer().start()
+    running = Running(services, app.test_client(), mail)
+    running.threads = start_workers(database_url, broker.bootstrap_servers, mail.url, running.stop)
     yield running
     running.stop.set()
     for t in running.threads:
         t.join(timeout=10)
+    mail.stop()
     services.close()
 
 

@@ -1,0 +1,243 @@
+"""The notifier: the consumer group that decides which e-mails subscription events call for.
+
+It is applied like a projection (same runner, version guard, dead letters), in its own consumer group
+(`recur-notifier`), and never rebuilt: what it writes are decisions, not a view. Each decision is a row of
+the e-mail outbox with a key naming the subscription, the kind and the cycle (or charge, or boleto), so a
+redelivered event or a second notifier decides nothing new; the sender delivers the rows.
+
+It keeps what a message needs (the subscriber's address, the names of producer, product and plan) from
+the events it consumes, rather than reading another group's read model that may be behind or ahead.
+Events stored before e-mail existed (`notifier_horizon`) update that state but send nothing: an upgrade
+does not mail every subscriber a receipt for each charge of their history.
+
+The time-based messages (renewal reminder, trial ending) are domain events recorded by the billing
+scheduler when their moment comes on the billing clock (RenewalUpcoming, TrialEndingSoon): here they are
+told like any other event.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from recur.contract.topics import CATALOG, SUBSCRIPTIONS
+from recur.domain.money import Money
+from recur.notifications.messages import compose, locale_for
+from recur.notifications.outbox import OutgoingMail, enqueue
+from recur.projections.base import Projection
+
+GROUP_ID = "recur-notifier"
+notifier = Projection("notifier", [SUBSCRIPTIONS, CATALOG], ["mail_subscribers", "mail_names"])
+TRIAL_NOTICE_DAYS = 3
+
+
+def _instant(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def _money(data: dict[str, Any], amount_key: str = "amount") -> Money:
+    return Money(int(data[amount_key]), str(data["currency"]))
+
+
+# ------------------------------------------------------------------ what messages are written with
+@dataclass(frozen=True)
+class Recipient:
+    """A subscription's subscriber as the notifier knows them, with the names a message shows."""
+
+    subscription_id: str
+    producer_id: str
+    code: str
+    name: str
+    email: str
+    country: str | None
+    payment_method: dict[str, Any]
+    producer_name: str
+    product_name: str | None
+    plan_name: str | None
+    last_refusal: dict[str, Any] | None
+    refusal_told: bool
+    beyond_horizon: bool  # the event being applied was stored after e-mail existed
+
+    def context(self) -> dict[str, Any]:
+        return {
+            "subscriber_name": self.name,
+            "producer_name": self.producer_name,
+            "product_name": self.product_name,
+            "plan_name": self.plan_name,
+            "subscription_code": self.code,
+            "payment_method": self.payment_method,
+        }
+
+
+def _recipient(cur: Any, event: dict[str, Any]) -> Recipient | None:
+    cur.execute(
+        "SELECT s.subscription_id::text, s.producer_id::text, s.code, s.name, s.email, s.country, s.payment_method, "
+        "coalesce(producer.name, ''), product.name, plan.name, s.last_refusal, s.refusal_told, "
+        "%s > (SELECT last_notification_id FROM notifier_horizon) "
+        "FROM mail_subscribers s LEFT JOIN mail_names producer ON producer.id = s.producer_id "
+        "LEFT JOIN mail_names product ON product.id = s.product_id LEFT JOIN mail_names plan ON plan.id = s.plan_id "
+        "WHERE s.subscription_id = %s",
+        (event["notification_id"], event["aggregate_id"]),
+    )
+    row = cur.fetchone()
+    return Recipient(*row) if row else None
+
+
+def _tell(cur: Any, event: dict[str, Any], kind: str, key: str, facts: dict[str, Any]) -> None:
+    """Decide one message to the subscriber of the event's subscription (nothing for events before e-mail)."""
+    recipient = _recipient(cur, event)
+    if recipient is None or not recipient.beyond_horizon:
+        return
+    decided_at = _instant(event["data"].get("at") or event["occurred_at"])
+    dedup_key = f"{kind}:{key}"
+    rendered = compose(kind, locale_for(recipient.country), recipient.name, recipient.email, {**recipient.context(), **facts},
+                       decided_at=decided_at, message_key=dedup_key)
+    enqueue(cur, OutgoingMail(
+        dedup_key=dedup_key, kind=kind, recipient=recipient.email, sender_name=recipient.producer_name or None,
+        subject=rendered.subject, message=rendered.message, decided_at=decided_at, producer_id=recipient.producer_id,
+        subscription_id=recipient.subscription_id,
+    ))
+
+
+# ------------------------------------------------------------------ the catalog: names for messages
+@notifier.on("ProducerRegistered")
+def when_producer_registered(cur: Any, e: dict[str, Any]) -> None:
+    _name(cur, e["aggregate_id"], e["data"]["name"], e["data"]["email"])
+
+
+@notifier.on("ProductCreated", "PlanCreated")
+def when_product_or_plan_created(cur: Any, e: dict[str, Any]) -> None:
+    _name(cur, e["aggregate_id"], e["data"]["name"], None)
+
+
+@notifier.on("PlanRevised")
+def when_plan_revised(cur: Any, e: dict[str, Any]) -> None:
+    name = e["data"]["changes"].get("name")
+    if name is not None:
+        cur.execute("UPDATE mail_names SET name = %s WHERE id = %s", (name, e["aggregate_id"]))
+
+
+def _name(cur: Any, aggregate_id: str, name: str, email: str | None) -> None:
+    cur.execute(
+        "INSERT INTO mail_names (id, name, email) VALUES (%s, %s, %s) ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, "
+        "email = EXCLUDED.email",
+        (aggregate_id, name, email),
+    )
+
+
+# ------------------------------------------------------------------ the subscriber and their payment method
+@notifier.on("SubscriptionStarted")
+def when_subscription_started(cur: Any, e: dict[str, Any]) -> None:
+    data, subscriber = e["data"], e["data"]["subscriber"]
+    cur.execute(
+        "INSERT INTO mail_subscribers (subscription_id, producer_id, product_id, plan_id, code, name, email, country, payment_method) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (subscription_id) DO NOTHING",
+        (e["aggregate_id"], data["producer_id"], data["product_id"], data["terms"]["plan_id"], data["code"], subscriber["name"],
+         subscriber["email"], subscriber.get("country"), json.dumps(_card_facts(data["payment_method"]))),
+    )
+
+
+def _card_facts(payment_method: dict[str, Any]) -> dict[str, Any]:
+    return {key: payment_method[key] for key in ("type", "brand", "last4") if payment_method.get(key) is not None}
+
+
+@notifier.on("PaymentMethodChanged")
+def when_payment_method_changed(cur: Any, e: dict[str, Any]) -> None:
+    # A refusal not yet told is moot once a new card arrives: the retry it was waiting for runs at once.
+    cur.execute(
+        "UPDATE mail_subscribers SET payment_method = %s, refusal_told = true WHERE subscription_id = %s",
+        (json.dumps(_card_facts(e["data"]["payment_method"])), e["aggregate_id"]),
+    )
+
+
+@notifier.on("PlanChanged")
+def when_plan_changed(cur: Any, e: dict[str, Any]) -> None:
+    if e["data"].get("applies_now"):
+        cur.execute("UPDATE mail_subscribers SET plan_id = %s WHERE subscription_id = %s", (e["data"]["terms"]["plan_id"], e["aggregate_id"]))
+
+
+# ------------------------------------------------------------------ charges
+@notifier.on("ChargeSucceeded")
+def when_charge_succeeded(cur: Any, e: dict[str, Any]) -> None:
+    data = e["data"]
+    if data.get("new_terms"):
+        cur.execute("UPDATE mail_subscribers SET plan_id = %s WHERE subscription_id = %s", (data["new_terms"]["plan_id"], e["aggregate_id"]))
+    _tell(cur, e, "payment_receipt", data["key"], {
+        "amount": _money(data), "paid_at": _instant(data["at"]), "installment": data["installment"],
+        "installments": data["installments"], "charge_id": data["gateway_charge_id"],
+    })
+    cur.execute("UPDATE mail_subscribers SET last_refusal = NULL, refusal_told = false WHERE subscription_id = %s", (e["aggregate_id"],))
+
+
+@notifier.on("ChargeFailed")
+def when_charge_failed(cur: Any, e: dict[str, Any]) -> None:
+    """Kept until the retry decision that follows it: the message says when the next retry is."""
+    data = e["data"]
+    refusal = {"key": data["key"], "amount": data["amount"], "currency": data["currency"], "reason": data["reason"], "at": data["at"]}
+    cur.execute("UPDATE mail_subscribers SET last_refusal = %s, refusal_told = false WHERE subscription_id = %s",
+                (json.dumps(refusal), e["aggregate_id"]))
+
+
+@notifier.on("RetryScheduled")
+def when_retry_scheduled(cur: Any, e: dict[str, Any]) -> None:
+    recipient = _recipient(cur, e)
+    if recipient is None or recipient.last_refusal is None or recipient.refusal_told:
+        return  # a retry resumed by a new card, not a refusal to tell
+    refusal, data = recipient.last_refusal, e["data"]
+    next_retry_at = data.get("next_retry_at")
+    _tell(cur, e, "charge_failed", refusal["key"], {
+        "amount": _money(refusal), "reason": refusal["reason"], "failed_at": _instant(refusal["at"]),
+        "next_retry_at": _instant(next_retry_at) if next_retry_at else None,
+        "waiting_for_new_payment_method": bool(data.get("waiting_for_new_payment_method")),
+    })
+    _refusal_told(cur, e)
+
+
+@notifier.on("RetriesExhausted")
+def when_retries_exhausted(cur: Any, e: dict[str, Any]) -> None:
+    recipient = _recipient(cur, e)
+    if recipient is None or recipient.last_refusal is None:
+        return  # nothing known to have been refused (history before e-mail existed)
+    refusal = recipient.last_refusal
+    _tell(cur, e, "retries_exhausted", refusal["key"], {
+        "amount": _money(refusal), "attempts": e["data"]["attempts"], "at": _instant(e["data"]["at"]),
+    })
+    _refusal_told(cur, e)
+
+
+def _refusal_told(cur: Any, e: dict[str, Any]) -> None:
+    cur.execute("UPDATE mail_subscribers SET refusal_told = true WHERE subscription_id = %s", (e["aggregate_id"],))
+
+
+@notifier.on("BoletoIssued")
+def when_boleto_issued(cur: Any, e: dict[str, Any]) -> None:
+    data = e["data"]
+    _tell(cur, e, "boleto_issued", data["boleto_id"], {
+        "amount": _money(data), "due_date": date.fromisoformat(data["due_date"]), "line": data["line"],
+        "installment": data["installment"], "installments": data["installments"],
+    })
+
+
+# ------------------------------------------------------------------ the billing clock's notices, and the end
+@notifier.on("RenewalUpcoming")
+def when_renewal_upcoming(cur: Any, e: dict[str, Any]) -> None:
+    data = e["data"]
+    _tell(cur, e, "renewal_reminder", f"{e['aggregate_id']}:c{data['cycle']}", {
+        "renews_at": _instant(data["renews_at"]), "amount": _money(data), "installments": data["installments"],
+        "days_before": data["days_before"],
+    })
+
+
+@notifier.on("TrialEndingSoon")
+def when_trial_ending_soon(cur: Any, e: dict[str, Any]) -> None:
+    data = e["data"]
+    _tell(cur, e, "trial_ending", e["aggregate_id"], {"trial_ends_at": _instant(data["trial_ends_at"]), "amount": _money(data)})
+
+
+@notifier.on("Cancelled")
+def when_cancelled(cur: Any, e: dict[str, Any]) -> None:
+    data = e["data"]
+    _tell(cur, e, "cancelled", e["aggregate_id"], {"cancelled_at": _instant(data["at"]), "origin": data["origin"],
+                                                  "reason": data.get("reason")})
