@@ -34,7 +34,8 @@ from recur.db import Database
 from recur.http.context import EXTENSION
 from recur.http.representations.kit import STATUSES
 from recur.http.routes import route
-from recur.notifications.outbox import KINDS, STATUSES
+from recur.notifications.outbox import KINDS as EMAIL_KINDS
+from recur.notifications.outbox import STATUSES as EMAIL_STATUSES
 from recur.notifications.outbox import status as outbox_status
 from recur.projections.lag import lag
 from recur.projections.queries.operations import store_figures
@@ -114,8 +115,8 @@ class DatabaseCollector(Collector):
         emails = GaugeMetricFamily(
             "recur_emails", "E-mails in the outbox by kind and status: pending (waiting for the SMTP server, retried when it "
             "refused for now), sent, failed (refused for good: `recur notifications status` says why)", labels=["kind", "status"])
-        for kind in KINDS:
-            for state in STATUSES:
+        for kind in EMAIL_KINDS:
+            for state in EMAIL_STATUSES:
                 emails.add_metric([kind, state], outbox.counts.get((kind, state), 0))
         yield emails
         oldest = GaugeMetricFamily("recur_email_oldest_pending_seconds", "Age of the oldest e-mail not yet sent (0 when none waits)")

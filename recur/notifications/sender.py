@@ -126,8 +126,10 @@ class OutboxSender:
                 report.deferred += 1
                 log.exception("e-mail %d (%s) could not be sent; trying again in %.0fs", outbox_id, kind, wait)
                 return True
-            cur.execute("UPDATE email_outbox SET status = 'sent', attempts = %s, last_error = NULL, last_attempt_at = now(), sent_at = now() "
-                        "WHERE id = %s",
-                        (attempts, outbox_id))
+            cur.execute(
+                "UPDATE email_outbox SET status = 'sent', attempts = %s, last_error = NULL, last_attempt_at = now(), sent_at = now() "
+                "WHERE id = %s",
+                (attempts, outbox_id),
+            )
             report.sent += 1
             return True

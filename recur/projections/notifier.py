@@ -155,7 +155,11 @@ def when_payment_method_changed(cur: Any, e: dict[str, Any]) -> None:
 @notifier.on("PlanChanged")
 def when_plan_changed(cur: Any, e: dict[str, Any]) -> None:
     if e["data"].get("applies_now"):
-        cur.execute("UPDATE mail_subscribers SET plan_id = %s WHERE subscription_id = %s", (e["data"]["terms"]["plan_id"], e["aggregate_id"]))
+        _plan(cur, e, e["data"]["terms"]["plan_id"])
+
+
+def _plan(cur: Any, e: dict[str, Any], plan_id: str) -> None:
+    cur.execute("UPDATE mail_subscribers SET plan_id = %s WHERE subscription_id = %s", (plan_id, e["aggregate_id"]))
 
 
 # ------------------------------------------------------------------ charges
@@ -163,7 +167,7 @@ def when_plan_changed(cur: Any, e: dict[str, Any]) -> None:
 def when_charge_succeeded(cur: Any, e: dict[str, Any]) -> None:
     data = e["data"]
     if data.get("new_terms"):
-        cur.execute("UPDATE mail_subscribers SET plan_id = %s WHERE subscription_id = %s", (data["new_terms"]["plan_id"], e["aggregate_id"]))
+        _plan(cur, e, data["new_terms"]["plan_id"])
     _tell(cur, e, "payment_receipt", data["key"], {
         "amount": _money(data), "paid_at": _instant(data["at"]), "installment": data["installment"],
         "installments": data["installments"], "charge_id": data["gateway_charge_id"],
