@@ -8,10 +8,11 @@ survive a broker that restarts empty.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from recur.db import Database
+from recur.projections.base import Projection
 from recur.projections.registry import CONSUMED
 
 STUCK_AFTER = 30.0  # seconds a projection may stay behind at the same position before it counts as stuck
@@ -37,9 +38,9 @@ def _head_and_relay(db: Database) -> tuple[int, int]:
     return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
-def _lagging_partitions(db: Database) -> dict[str, list[int]]:
+def _lagging_partitions(db: Database, consumed: Mapping[str, Projection] = CONSUMED) -> dict[str, list[int]]:
     """Per projection, the positions it holds on partitions where the relay published more."""
-    pairs = [(name, topic) for name, p in CONSUMED.items() for topic in p.topics]
+    pairs = [(name, topic) for name, p in consumed.items() for topic in p.topics]
     rows = db.fetchall(
         "SELECT n.projection, coalesce(p.last_notification_id, 0) FROM unnest(%s::text[], %s::text[]) AS n(projection, topic) "
         "JOIN relay_partitions r ON r.topic = n.topic LEFT JOIN projection_positions p ON p.projection = n.projection "
@@ -52,9 +53,11 @@ def _lagging_partitions(db: Database) -> dict[str, list[int]]:
     return lagging
 
 
-def caught_up(db: Database) -> bool:
+def caught_up(db: Database, consumed: Mapping[str, Projection] = CONSUMED) -> bool:
+    """Whether the relay published every stored event and every projection of `consumed` (by default all,
+    the notifier included) applied everything published to it."""
     head, relay = _head_and_relay(db)
-    return relay >= head and not _lagging_partitions(db)
+    return relay >= head and not _lagging_partitions(db, consumed)
 
 
 def lag(db: Database) -> dict[str, Lag]:
@@ -106,9 +109,10 @@ def _seconds_since_applied(db: Database, projection: str) -> float:
     return float(row[0]) if row and row[0] is not None else 0.0
 
 
-def wait_until_caught_up(db: Database, timeout: float = 30.0, interval: float = 0.02) -> None:
+def wait_until_caught_up(db: Database, timeout: float = 30.0, interval: float = 0.02,
+                         consumed: Mapping[str, Projection] = CONSUMED) -> None:
     deadline = time.monotonic() + timeout
-    while not caught_up(db):
+    while not caught_up(db, consumed):
         if time.monotonic() > deadline:
             raise TimeoutError("read models did not catch up in time: are the relay and consumer running? (`recur projections status`)")
         time.sleep(interval)

@@ -77,6 +77,7 @@ def stack(data_root: Path) -> Iterator[Stack]:
     rig = Rig(url, broker, services, data_dir)
     rig.worker("relay")
     rig.worker("consumer")
+    rig.worker("notifier")  # as `recur up` runs it: readiness counts its consumer group too
     client = create_app(services).test_client()
     try:
         yield Stack(rig, postgres, Api(flask_call(client)), client)

@@ -70,9 +70,11 @@ class Stack:
         return Api(flask_call(self.client))
 
     def caught_up(self) -> None:
+        """The read models caught up (this stack runs no notifier)."""
         from recur.projections.lag import wait_until_caught_up
+        from recur.projections.registry import PROJECTIONS
 
-        wait_until_caught_up(self.services.db, timeout=20)
+        wait_until_caught_up(self.services.db, timeout=20, consumed=PROJECTIONS)
 
     def dead_letters(self) -> list[DeadLetter]:
         return unresolved(self.services.db)
