@@ -23,6 +23,7 @@ KINDS_TO_SUBSCRIBERS = (
     "retries_exhausted",
     "boleto_issued",
     "cancelled",
+    "refund",
 )
 KINDS_TO_PRODUCERS = ("report",)
 KINDS = (*KINDS_TO_SUBSCRIBERS, *KINDS_TO_PRODUCERS)
@@ -51,6 +52,22 @@ def enqueue(cur: Any, mail: OutgoingMail) -> None:
         "decided_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (dedup_key) DO NOTHING",
         (mail.dedup_key, mail.kind, mail.producer_id, mail.subscription_id, mail.recipient, mail.sender_name, mail.subject,
          mail.message, mail.decided_at),
+    )
+
+
+def smtp_can_carry(address: str) -> bool:
+    """Whether plain SMTP can carry the address: a mailbox name beyond ASCII needs SMTPUTF8, which recur does not
+    use (the API accepts such addresses, as subscribers have them; their mail is recorded as refused for good)."""
+    return address.rpartition("@")[0].isascii()
+
+
+def record_undeliverable(cur: Any, dedup_key: str, kind: str, recipient: str, decided_at: datetime, reason: str,
+                         producer_id: str | None = None, subscription_id: str | None = None) -> None:
+    """A message recur decided but cannot send: kept as failed, so status and metrics show it like a bounce."""
+    cur.execute(
+        "INSERT INTO email_outbox (dedup_key, kind, producer_id, subscription_id, recipient, subject, message, decided_at, status, "
+        "last_error, last_attempt_at) VALUES (%s, %s, %s, %s, %s, '', '', %s, 'failed', %s, now()) ON CONFLICT (dedup_key) DO NOTHING",
+        (dedup_key, kind, producer_id, subscription_id, recipient, decided_at, reason),
     )
 
 

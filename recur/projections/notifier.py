@@ -25,12 +25,12 @@ from typing import Any
 from recur.contract.topics import CATALOG, SUBSCRIPTIONS
 from recur.domain.money import Money
 from recur.notifications.messages import compose, locale_for
-from recur.notifications.outbox import OutgoingMail, enqueue
+from recur.notifications.outbox import OutgoingMail, enqueue, record_undeliverable, smtp_can_carry
 from recur.projections.base import Projection
 
 GROUP_ID = "recur-notifier"
 notifier = Projection("notifier", [SUBSCRIPTIONS, CATALOG], ["mail_subscribers", "mail_names"])
-TRIAL_NOTICE_DAYS = 3
+UNCARRIABLE = "the address has characters beyond ASCII before the @, which needs SMTPUTF8: recur does not send to it"
 
 
 def _instant(value: str) -> datetime:
@@ -92,6 +92,10 @@ def _tell(cur: Any, event: dict[str, Any], kind: str, key: str, facts: dict[str,
         return
     decided_at = _instant(event["data"].get("at") or event["occurred_at"])
     dedup_key = f"{kind}:{key}"
+    if not smtp_can_carry(recipient.email):
+        record_undeliverable(cur, dedup_key, kind, recipient.email, decided_at, UNCARRIABLE, recipient.producer_id,
+                             recipient.subscription_id)
+        return
     rendered = compose(kind, locale_for(recipient.country), recipient.name, recipient.email, {**recipient.context(), **facts},
                        decided_at=decided_at, message_key=dedup_key)
     enqueue(cur, OutgoingMail(

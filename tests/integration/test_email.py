@@ -290,3 +290,14 @@ def test_the_message_parses_as_standard_mail_with_text_and_html(recur: Running, 
 
 def email_message(raw: bytes) -> Any:
     return message_from_bytes(raw, policy=email_policy.default)
+
+
+def test_an_address_smtp_cannot_carry_is_recorded_as_refused_not_a_stuck_notifier(recur: Running, producer: Any) -> None:
+    plan = producer.new_plan()
+    email = f"zoë-{uuid4().hex[:8]}@example.com"  # the API takes it; plain SMTP cannot carry it (SMTPUTF8)
+    first = subscribe(producer, plan["id"], email)
+    producer.post(f"/v1/subscriptions/{first['id']}/cancel", {})
+    recur.caught_up()
+    rows = recur.services.db.fetchall("SELECT kind, status, last_error FROM email_outbox WHERE recipient = %s ORDER BY id", (email,))
+    assert [(kind, status) for kind, status, _ in rows] == [("payment_receipt", "failed"), ("cancelled", "failed")]
+    assert "SMTPUTF8" in rows[0][2]
