@@ -1,5 +1,8 @@
 """`recur up`: start what is not external, then the API, relay, consumer, notifier and scheduler as
-separate processes; write runtime.json once all are ready; stop everything on Ctrl-C/SIGTERM."""
+separate processes; write runtime.json once all are ready; stop everything on Ctrl-C/SIGTERM.
+
+Without RECUR_SMTP_URL the local SMTP sink (recur.embedded.smtp_sink) runs in this process, started once the
+database is migrated (it writes to `sandbox_mailbox`) and stopped after the workers that send to it."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from types import FrameType
 
 from recur import readiness
 from recur.migrations import migrate
+from recur.notifications.smtp import parse_smtp_url
 from recur.settings import Settings
 
 log = logging.getLogger("recur.up")
@@ -43,14 +47,18 @@ class Stack:
     restarts: dict[str, list[float]] = field(default_factory=dict)
     postgres: object | None = None
     broker: object | None = None
+    smtp_sink: object | None = None
     stopping: bool = False
 
     # ---------------------------------------------------------- infrastructure
     def start_infrastructure(self) -> Settings:
         from recur import embedded
 
-        # Before anything starts: the production image has neither embedded server.
-        embedded.require(postgres=not self.settings.database_url, broker=not self.settings.kafka_bootstrap_servers)
+        # Before anything starts: a URL that cannot work, and servers the production image does not have.
+        if self.settings.smtp_url:
+            parse_smtp_url(self.settings.smtp_url)
+        embedded.require(postgres=not self.settings.database_url, broker=not self.settings.kafka_bootstrap_servers,
+                         smtp_sink=not self.settings.smtp_url)
         data_dir = self.settings.data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
         settings = self.settings
@@ -82,8 +90,22 @@ class Stack:
 
         open_event_store(settings.database_url, 1, create_table=True).close()  # creates the event table once, before the workers race to
         ensure_topics(settings.kafka_bootstrap_servers, PROVISIONED, PARTITIONS)
+        settings = self.start_mail(settings)
         self.settings = settings
         return settings
+
+    def start_mail(self, settings: Settings) -> Settings:
+        """The SMTP server the workers send to: RECUR_SMTP_URL's, or a local sink writing to the sandbox mailbox."""
+        if settings.smtp_url:
+            log.info("SMTP at %s", parse_smtp_url(settings.smtp_url).redacted_url)
+            return settings
+        from recur.embedded.smtp_sink import start_smtp_sink
+
+        assert settings.database_url
+        sink = start_smtp_sink(settings.database_url)
+        self.smtp_sink = sink
+        log.info("local SMTP sink at %s; the sandbox outbox lists what it receives", sink.url)
+        return settings.with_(smtp_url=sink.url)
 
     # --------------------------------------------------------------- processes
     def spawn(self, name: str, argv: list[str]) -> None:
@@ -168,6 +190,7 @@ class Stack:
             "api_url": f"http://127.0.0.1:{self.settings.port}",
             "database_url": self.settings.database_url,
             "kafka_bootstrap_servers": self.settings.kafka_bootstrap_servers,
+            "smtp_url": parse_smtp_url(self.settings.smtp_url).redacted_url if self.settings.smtp_url else None,
             "pid": os.getpid(),
         }
         tmp = path.with_suffix(".tmp")
@@ -188,6 +211,9 @@ class Stack:
                 log.warning("%s did not stop in 10s; killing it", name)
                 child.kill()
                 child.wait()
+        if self.smtp_sink is not None:
+            self.smtp_sink.stop()  # type: ignore[attr-defined]
+            log.info("stopped the local SMTP sink")
         if self.broker is not None:
             self.broker.stop()  # type: ignore[attr-defined]
             log.info("stopped the embedded broker")

@@ -62,6 +62,7 @@ PATH_PARAMS = {
     "producer_id": ("the producer's id", UUID_PARAMETER),
     "token": ("a sandbox card token", {"type": "string"}),
     "boleto_id": ("the boleto's id (in the subscription's `boleto`)", {"type": "string"}),
+    "email_id": ("the e-mail's `id` in the sandbox outbox", {"type": "string"}),
 }
 SECURITY_SCHEMES = {
     "admin": {"type": "http", "scheme": "bearer", "description": "The admin token (RECUR_ADMIN_TOKEN). Sees and does everything."},
@@ -99,8 +100,8 @@ TAGS = {
     "Commands answer the subscription as it is after them.",
     "Reports": "Reports and the cancellation dashboard (producer; admin with producer_id).",
     "Dashboard page": "The cancellation dashboard as an HTML page for producers.",
-    "Sandbox": "Test cards, outcome queues, boleto payments and the shared clock (only with RECUR_SANDBOX=1). "
-    "Card tokens need no credentials; everything else is for the admin.",
+    "Sandbox": "Test cards, outcome queues, boleto payments, the shared clock and the outbox of the local SMTP sink (only "
+    "with RECUR_SANDBOX=1). Card tokens need no credentials; everything else is for the admin.",
     "Operations": "Health, readiness, billing runs, metrics and this documentation.",
 }
 BLUEPRINT_TAGS = {

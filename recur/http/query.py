@@ -15,11 +15,14 @@ from uuid import UUID
 from marshmallow import Schema, ValidationError, fields, validate
 
 from recur.http.errors import ApiError
-from recur.http.limits import EARLIEST_INSTANT, LATEST_INSTANT
+from recur.http.fields import Text
+from recur.http.limits import EARLIEST_INSTANT, LATEST_INSTANT, MAX_EMAIL_LENGTH
 from recur.http.pagination import decode_cursor
 from recur.http.representations.kit import STATUSES
 
 DIGITS = re.compile(r"[0-9]{1,6}")  # ASCII only: str.isdigit() also takes "²", which int() refuses
+SERIAL = re.compile(r"[0-9]{1,19}")
+MAX_BIGINT = 2**63 - 1
 FORMATS = ("json", "csv", "xlsx")
 BETWEEN_ACCEPTED_DATES = f"must be between {EARLIEST_INSTANT.date().isoformat()} and {LATEST_INSTANT.date().isoformat()}"
 
@@ -84,6 +87,23 @@ class Cursor(Optional, fields.String):
             return decode_cursor(str(value), id_is_uuid=self.id_is_uuid)
         except ApiError:
             raise ValidationError("invalid cursor") from None
+
+
+class SerialCursor(Cursor):
+    """A cursor over rows numbered by a bigserial: its id part is digits that fit a bigint, or the cursor is a 422."""
+
+    def __init__(self) -> None:
+        super().__init__(id_is_uuid=False)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> tuple[str, str] | None:
+        after = super()._deserialize(value, attr, data, **kwargs)
+        if after is not None and not (SERIAL.fullmatch(after[1]) and int(after[1]) <= MAX_BIGINT):
+            raise ValidationError("invalid cursor")
+        return after
+
+
+class QueryText(Optional, Text):
+    """Free text that storage can compare with (no NUL, no lone surrogate), within a length."""
 
 
 class Timestamp(Optional, fields.DateTime):
@@ -169,6 +189,15 @@ class ReportQuery(PeriodQuery):
 
 class SubscriptionsReportQuery(ReportQuery):
     cursor = Cursor(id_is_uuid=True)
+
+
+class OutboxQuery(Schema):
+    to = QueryText(max_length=MAX_EMAIL_LENGTH, metadata={"description": "only messages to this recipient (exact, case-insensitive)"})
+    kind = QueryText(max_length=64, validate=validate.Regexp(r"^[a-z0-9_]+$", error="must be a kind such as renewal_reminder"),
+                     metadata={"description": "only messages of this kind (their X-Recur-Kind header): renewal_reminder, "
+                               "charge_failed, report, ..."})
+    limit = Limit(default=20, maximum=100)
+    cursor = SerialCursor()
 
 
 def period(query: dict[str, Any], now: datetime, default_days: int = 30) -> tuple[datetime, datetime]:

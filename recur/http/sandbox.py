@@ -1,8 +1,9 @@
-"""The sandbox: test cards, outcome queues, boleto payments and the shared clock.
+"""The sandbox: test cards, outcome queues, boleto payments, the shared clock and the outbox.
 
 Mounted only with RECUR_SANDBOX=1; otherwise every path here is a 404. Card tokens are public, as a
 buyer's browser makes them; everything else is for the admin: one clock and one bank serve every
-tenant, and a paid boleto answers with its subscriber's name and e-mail.
+tenant, a paid boleto answers with its subscriber's name and e-mail, and the outbox holds every
+tenant's mail.
 """
 
 from __future__ import annotations
@@ -22,10 +23,14 @@ from recur.http.context import services
 from recur.http.errors import ApiError, not_found
 from recur.http.fields import StrictBoolean, Text
 from recur.http.limits import LATEST_INSTANT, SANDBOX_CLOCK_HORIZON
+from recur.http.pagination import encode_cursor
+from recur.http.query import MAX_BIGINT, SERIAL, OutboxQuery
+from recur.http.representations.mailbox import ReceivedEmailPageView, ReceivedEmailWithBodiesView
 from recur.http.representations.operations import CardTokenView, ClockAdvancedView, ClockView, QueuedOutcomesView
 from recur.http.representations.subscriptions import SubscriptionView
 from recur.http.request_deadline import allow_seconds
 from recur.http.routes import ADMIN, route
+from recur.projections.queries import mailbox
 from recur.scheduler import advance_clock
 
 bp = Blueprint("sandbox", __name__)
@@ -145,3 +150,24 @@ def advance(body: dict[str, Any]) -> dict[str, Any]:
         return {"now": ports.clock.now(), "steps": 0}
     steps = advance_clock(ports, target)
     return {"now": ports.clock.now(), "steps": steps}
+
+
+OUTBOX = ("What the local SMTP sink received: `recur up` runs one when RECUR_SMTP_URL is not set and gives its address to "
+          "the processes it starts as their SMTP server. With RECUR_SMTP_URL set, mail goes to that server instead and is not "
+          "listed here. A message to several recipients is one item, with all of them in `to`.")
+
+
+@route(bp.get, "/v1/sandbox/outbox/emails", TAG, "List the e-mails the local SMTP sink received", roles=ADMIN, query=OutboxQuery,
+       response=ReceivedEmailPageView, description=OUTBOX + " Newest first (by arrival); `to` and `kind` narrow the list.")
+def list_emails(query: dict[str, Any]) -> dict[str, Any]:
+    page = mailbox.list_received(services().db, query.get("to"), query.get("kind"), query.get("cursor"), query["limit"])
+    return {"items": page.rows, "next_cursor": encode_cursor(*page.next_after) if page.next_after else None}
+
+
+@route(bp.get, "/v1/sandbox/outbox/emails/<email_id>", TAG, "Read an e-mail the local SMTP sink received, with its text and HTML",
+       roles=ADMIN, response=ReceivedEmailWithBodiesView, description=OUTBOX)
+def get_email(email_id: str) -> dict[str, Any]:
+    found = mailbox.received(services().db, int(email_id)) if SERIAL.fullmatch(email_id) and int(email_id) <= MAX_BIGINT else None
+    if found is None:
+        raise not_found("e-mail")
+    return found

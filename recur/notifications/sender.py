@@ -24,7 +24,7 @@ from email.utils import parseaddr
 from typing import Protocol
 
 from recur.db import Database, storable_text
-from recur.notifications.smtp import PermanentMailError, TemporaryMailError
+from recur.notifications.smtp import MailConfigurationError, PermanentMailError, TemporaryMailError
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,11 @@ class OutboxSender:
             attempts += 1
             try:
                 self.transport.send(self.envelope_sender, recipient, from_header(self.mail_from, sender_name) + bytes(message))
-            except TemporaryMailError as error:
+            except (TemporaryMailError, MailConfigurationError) as error:
+                # A setting of ours that is wrong (credentials refused, a certificate not trusted) is no fault of the
+                # message: it waits, like a 4xx, until an operator fixes RECUR_SMTP_URL, and the log says so loudly.
+                if isinstance(error, MailConfigurationError):
+                    log.error("e-mail cannot be sent until RECUR_SMTP_URL or RECUR_MAIL_FROM is fixed: %s", error)
                 wait = self.delays.after(attempts)
                 cur.execute(
                     "UPDATE email_outbox SET attempts = %s, last_error = %s, last_attempt_at = now(), "

@@ -44,6 +44,7 @@ class RecurProcess:
         env = {**os.environ, "RECUR_ADMIN_TOKEN": ADMIN, "RECUR_SANDBOX": "1"}
         env.pop("RECUR_DATABASE_URL", None)
         env.pop("RECUR_KAFKA_BOOTSTRAP_SERVERS", None)
+        env.pop("RECUR_SMTP_URL", None)
         log = open(self.data_dir.parent / f"{self.data_dir.name}.log", "ab")  # noqa: SIM115 - kept for the process's life
         self.process = subprocess.Popen(
             [sys.executable, "-m", "recur.cli", "up", "--port", str(self.port), "--data-dir", str(self.data_dir)],

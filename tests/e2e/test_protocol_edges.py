@@ -56,4 +56,5 @@ def test_ctrl_c_stops_the_workers_before_the_broker_and_database_so_nothing_logs
     log = recur.log_path.read_text(errors="replace")
     stopping = log[log.index("stopping (signal 2)"):]
     assert "stopped the embedded broker" in stopping
+    assert stopping.index("stopped the local SMTP sink") < stopping.index("stopped the embedded broker")
     assert [line for line in stopping.splitlines() if " ERROR " in line or "Traceback" in line] == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,21 @@ def test_runtime_json_says_where_everything_is(recur_up: RecurProcess) -> None:
     with psycopg2.connect(runtime["database_url"]) as conn, conn.cursor() as cur:
         cur.execute("SELECT 1")
     assert ":" in runtime["kafka_bootstrap_servers"]
+
+
+def test_without_recur_smtp_url_mail_goes_to_a_local_sink_that_the_sandbox_outbox_lists(recur_up: RecurProcess) -> None:
+    from recur.notifications.smtp import SmtpTransport
+
+    runtime = recur_up.runtime
+    assert runtime is not None and runtime["smtp_url"].startswith("smtp://127.0.0.1:")
+    assert f"local SMTP sink at {runtime['smtp_url']}; the sandbox outbox lists what it receives" in \
+        recur_up.log_path.read_text(errors="replace")
+    to = f"bia.{uuid.uuid4().hex[:8]}@example.com"
+    with SmtpTransport(runtime["smtp_url"]) as transport:
+        transport.send("recur <no-reply@recur.test>", to, b"Subject: Pago\r\nX-Recur-Kind: payment_receipt\r\n\r\nObrigado.\r\n")
+    items = Api(http_call(recur_up.url), ADMIN).get(f"/v1/sandbox/outbox/emails?to={to}")["items"]
+    assert [(item["kind"], item["subject"], item["to"]) for item in items] == [("payment_receipt", "Pago", [to])]
+    assert to not in recur_up.log_path.read_text(errors="replace")  # nothing logs an address
 
 
 def test_the_readme_sequence_gives_an_active_subscription_listed_within_a_second(recur_up: RecurProcess) -> None:

