@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-
 from mail_server import MailServer
+
 from recur.bootstrap import build_services
 from recur.commands.services import Services
 from recur.settings import Settings

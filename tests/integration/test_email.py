@@ -8,9 +8,9 @@ notifier included, has caught up): what the notifier did not decide by then, it 
 from __future__ import annotations
 
 import threading
+from datetime import datetime, timedelta
 from email import message_from_bytes
 from email import policy as email_policy
-from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
