@@ -19,6 +19,10 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+# recur's sender waits this long after a refusal in the tests (RetryDelays), so that a test of a server
+# refusing for a while takes a second, not hours.
+TEST_RETRY_DELAYS = {"first": 0.2, "longest": 1.0}
+
 
 @dataclass(frozen=True)
 class Received:

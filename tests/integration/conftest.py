@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from mail_server import MailServer
+from mail_server import TEST_RETRY_DELAYS, MailServer
 
 from recur.bootstrap import build_services
 from recur.commands.services import Services
@@ -35,10 +35,6 @@ class Running:
         from recur.projections.lag import wait_until_caught_up
 
         wait_until_caught_up(self.services.db, timeout=timeout)
-
-
-# Short waits after an SMTP refusal, so that a test of a server refusing for a while takes a second, not hours.
-TEST_RETRY_DELAYS = {"first": 0.2, "longest": 1.0}
 
 
 def start_workers(database_url: str, bootstrap: str, smtp_url: str, stop: threading.Event) -> list[threading.Thread]:
@@ -116,6 +112,12 @@ def api(recur: Running) -> Any:
     from recur_api import Api, flask_call
 
     return Api(flask_call(recur.client))
+
+
+@pytest.fixture
+def admin(api: Any) -> Any:
+    """The API as the platform admin."""
+    return api.as_(ADMIN)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from typing import Any
 from uuid import uuid4
 
 from babel.dates import format_date
-from mail_server import Received
+from mail_server import TEST_RETRY_DELAYS, Received
 
 from recur.notifications.sender import OutboxSender, RetryDelays
 from recur.notifications.smtp import SmtpTransport
@@ -25,7 +25,7 @@ from recur.projections.rebuild import event_pages
 from recur.settings import Settings
 from recur.workers import send_until_stopped
 
-from .conftest import ADMIN, TEST_RETRY_DELAYS, Running
+Running = Any  # the `recur` fixture (tests/integration/conftest.py)
 
 DECLINES_INSUFFICIENT_FUNDS = "4000000000009995"
 
@@ -39,12 +39,12 @@ def subscribe(producer: Any, plan_id: str, email: str, country: str | None = Non
     return producer.subscribe(plan_id, subscriber=subscriber, **extra)
 
 
-def now(api: Any) -> datetime:
-    return datetime.fromisoformat(api.as_(ADMIN).get("/v1/sandbox/clock")["now"])
+def now(admin: Any) -> datetime:
+    return datetime.fromisoformat(admin.get("/v1/sandbox/clock")["now"])
 
 
-def advance_to(api: Any, moment: datetime) -> None:
-    api.as_(ADMIN).post("/v1/sandbox/clock/advance", {"to": moment.isoformat()})
+def advance_to(admin: Any, moment: datetime) -> None:
+    admin.post("/v1/sandbox/clock/advance", {"to": moment.isoformat()})
 
 
 def decided(recur: Running, email: str, kind: str | None = None) -> list[tuple[str, datetime]]:
@@ -111,12 +111,12 @@ def test_a_refused_charge_says_why_and_when_it_is_retried(recur: Running, produc
     assert decided(recur, email, "payment_receipt") == []
 
 
-def test_the_last_refused_retry_sends_retries_exhausted_and_no_second_refusal(recur: Running, producer: Any, api: Any) -> None:
+def test_the_last_refused_retry_sends_retries_exhausted_and_no_second_refusal(recur: Running, producer: Any, admin: Any) -> None:
     plan = producer.new_plan(retry_policy={"max_retries": 1, "window_days": 2, "reset_billing_date": False})
     email = address("exhausted")
     subscribe(producer, plan["id"], email, card_token=producer.card(DECLINES_INSUFFICIENT_FUNDS))
 
-    advance_to(api, now(api) + timedelta(days=3))
+    advance_to(admin, now(admin) + timedelta(days=3))
 
     recur.mail.one(email, "retries_exhausted")
     assert [kind for kind, _ in decided(recur, email)] == ["charge_failed", "retries_exhausted"]
@@ -148,17 +148,17 @@ def test_cancelling_tells_the_subscriber(recur: Running, producer: Any) -> None:
 
 
 def test_the_trial_ending_notice_comes_three_days_before_the_trial_ends_and_not_before(
-    recur: Running, producer: Any, api: Any
+    recur: Running, producer: Any, admin: Any
 ) -> None:
     plan = producer.new_plan(trial_days=10)
     email = address("trial")
     sub = subscribe(producer, plan["id"], email)
     trial_ends_at = datetime.fromisoformat(sub["trial_ends_at"])
 
-    advance_to(api, trial_ends_at - timedelta(days=3, hours=1))
+    advance_to(admin, trial_ends_at - timedelta(days=3, hours=1))
     assert decided(recur, email, "trial_ending") == []
 
-    advance_to(api, trial_ends_at - timedelta(days=3) + timedelta(hours=1))
+    advance_to(admin, trial_ends_at - timedelta(days=3) + timedelta(hours=1))
     assert decided(recur, email, "trial_ending") == [("trial_ending", trial_ends_at - timedelta(days=3))]
     notice = recur.mail.one(email, "trial_ending")
     assert notice.message["Date"].datetime == trial_ends_at - timedelta(days=3)  # sent on the sandbox's day
@@ -166,7 +166,7 @@ def test_the_trial_ending_notice_comes_three_days_before_the_trial_ends_and_not_
 
 
 def test_the_renewal_reminder_comes_the_plans_days_before_the_renewal_and_moves_with_the_billing_day(
-    recur: Running, producer: Any, api: Any
+    recur: Running, producer: Any, admin: Any
 ) -> None:
     plan = producer.new_plan(renewal_reminder_days=7)
     stays, moves = address("reminded"), address("moved")
@@ -177,16 +177,16 @@ def test_the_renewal_reminder_comes_the_plans_days_before_the_renewal_and_moves_
     moved_renewal = datetime.fromisoformat(moved["next_charge_at"])
     assert moved_renewal > renewal
 
-    advance_to(api, renewal - timedelta(days=7, hours=1))
+    advance_to(admin, renewal - timedelta(days=7, hours=1))
     assert decided(recur, stays, "renewal_reminder") == []
 
-    advance_to(api, renewal - timedelta(days=7) + timedelta(hours=1))
+    advance_to(admin, renewal - timedelta(days=7) + timedelta(hours=1))
     assert decided(recur, stays, "renewal_reminder") == [("renewal_reminder", renewal - timedelta(days=7))]
     assert decided(recur, moves, "renewal_reminder") == []  # its renewal moved away
     reminder = recur.mail.one(stays, "renewal_reminder")
     assert format_date(renewal.date(), "long", locale="en") in text_of(reminder)
 
-    advance_to(api, moved_renewal - timedelta(days=7) + timedelta(hours=1))
+    advance_to(admin, moved_renewal - timedelta(days=7) + timedelta(hours=1))
     assert decided(recur, moves, "renewal_reminder") == [("renewal_reminder", moved_renewal - timedelta(days=7))]
     assert len(decided(recur, stays, "renewal_reminder")) == 1
 
@@ -208,8 +208,7 @@ def test_a_server_refusing_for_a_while_delays_mail_and_loses_none(recur: Running
     assert row == ("sent", 4)
 
 
-def test_a_permanent_refusal_is_recorded_without_the_address_and_reported(recur: Running, producer: Any, recur_cli: Any,
-                                                                            api: Any) -> None:
+def test_a_permanent_refusal_is_recorded_without_the_address_and_reported(recur: Running, producer: Any, recur_cli: Any) -> None:
     plan = producer.new_plan()
     email = address("bounced")
     wait_until_outbox_idle(recur)
