@@ -160,7 +160,7 @@ def report_mails(services: Services, schedule: ReportSchedule, period: ReportPer
     producer: Producer = services.events.load(producer_id, Producer)
     built = report_file(schedule.report, services.db, producer_id, period.start, period.end, schedule.format,
                         filename=attachment_name(schedule.report, period))
-    attachment = Attachment(built.filename, built.content_type, built.content)
+    attachment = Attachment(built.filename, built.media_type, built.content)
     context: dict[str, Any] = {
         "producer_name": producer.name,
         "report": schedule.report,

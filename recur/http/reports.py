@@ -60,9 +60,14 @@ def tenant(caller: Caller, query: dict[str, Any]) -> str:
 @dataclass(frozen=True)
 class ReportFile:
     content: bytes
-    content_type: str
+    content_type: str  # as served: "text/csv; charset=utf-8"
     filename: str
     rows: int
+
+    @property
+    def media_type(self) -> str:
+        """The content type without its parameters ("text/csv"), as an e-mail attachment's part is typed."""
+        return self.content_type.partition(";")[0].strip()
 
 
 def report_file(report_name: str, db: Database, producer_id: str, start: datetime, end: datetime, fmt: str,

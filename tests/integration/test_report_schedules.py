@@ -138,6 +138,7 @@ def test_the_time_zone_is_utc_unless_one_is_given(producer: Api, schedules: list
     ({"format": "pdf"}, "format"),
     ({"recipients": []}, "recipients"),
     ({"recipients": ["not an address"]}, "recipients"),
+    ({"recipients": ["zoë@example.com"]}, "recipients"),  # a mailbox name outside ASCII: recur does not use SMTPUTF8
     ({"recipients": [f"staff{n}@example.com" for n in range(21)]}, "recipients"),
     ({"recipients": "finance@example.com"}, "recipients"),
     ({"time_zone": "Mars/Olympus_Mons"}, "time_zone"),
