@@ -83,7 +83,7 @@ def due_schedules(services: Services, until: datetime) -> list[DueSchedule]:
         DueSchedule(schedule_id, progress or first_period_end(created_at, frequency, time_zone), progress is None, failed_before)
         for schedule_id, created_at, frequency, time_zone, progress, failed_before in rows
     ]
-    return sorted((d for d in due if d.period_end <= until), key=lambda d: (d.period_end, d.schedule_id))
+    return sorted((d for d in due if d.period_end <= until), key=lambda schedule: (schedule.period_end, schedule.schedule_id))
 
 
 def next_report_due(services: Services, until: datetime) -> datetime | None:

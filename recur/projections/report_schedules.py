@@ -16,17 +16,17 @@ report_schedules = Projection("report_schedules", [CATALOG], ["rm_report_schedul
 
 
 @report_schedules.on("ReportScheduleCreated")
-def when_report_schedule_created(cur: Any, e: dict[str, Any]) -> None:
-    d = e["data"]
+def when_report_schedule_created(cur: Any, event: dict[str, Any]) -> None:
+    data = event["data"]
     cur.execute(
         "INSERT INTO rm_report_schedules (id, producer_id, report, frequency, format, recipients, time_zone, created_at, version) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
-        (e["aggregate_id"], d["producer_id"], d["report"], d["frequency"], d["format"], json.dumps(d["recipients"]), d["time_zone"],
-         d["created_at"], e["version"]),
+        (event["aggregate_id"], data["producer_id"], data["report"], data["frequency"], data["format"], json.dumps(data["recipients"]),
+         data["time_zone"], data["created_at"], event["version"]),
     )
 
 
 @report_schedules.on("ReportScheduleDeleted")
-def when_report_schedule_deleted(cur: Any, e: dict[str, Any]) -> None:
+def when_report_schedule_deleted(cur: Any, event: dict[str, Any]) -> None:
     cur.execute("UPDATE rm_report_schedules SET deleted_at = %s, version = %s WHERE id = %s",
-                (e["data"]["at"], e["version"], e["aggregate_id"]))
+                (event["data"]["at"], event["version"], event["aggregate_id"]))
