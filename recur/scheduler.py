@@ -1,4 +1,5 @@
-"""The billing scheduler: finds due work in the billing-schedule read model and bills it.
+"""The billing scheduler: finds due work in the billing-schedule read model and bills it, and reports the periods of
+report schedules that ended (recur.scheduled_reports): both are due work on the one clock.
 
 It reads a read model and issues commands, so it sits above both, beside the workers that run it (the API's
 billing run and clock advance, `recur bill` and the scheduler loop of `recur up`).
@@ -26,14 +27,19 @@ from recur.commands.billing import bill_subscription
 from recur.commands.services import Services
 from recur.domain.actor import system_actor
 from recur.projections.lag import wait_until_caught_up
+from recur.scheduled_reports import next_report_due, run_due_reports
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class RunReport:
+    """What one pass did. `examined` and `billed` count subscriptions, `reports` the report periods sent; `skipped_locked`
+    and `errors` count both (left to another scheduler; set aside for a backoff)."""
+
     examined: int = 0
     billed: int = 0
+    reports: int = 0
     skipped_locked: int = 0
     errors: int = 0
 
@@ -44,9 +50,13 @@ def subscription_lock_key(subscription_id: str) -> int:
 
 
 def run_due(services: Services, now: datetime | None = None, limit: int = 1000) -> RunReport:
-    """Bill every subscription whose next action is due at `now` (default: the clock's now)."""
+    """Report every period ended by `now` (default: the clock's now), then bill every subscription due at `now`.
+
+    Reports first: what is billed at `now` belongs to the period starting at `now`, and the read models have caught up
+    to `now` before anything new is billed (a clock advance waits for them before each step)."""
     now = now or services.clock.now()
-    report = RunReport()
+    reports = run_due_reports(services, now)
+    report = RunReport(reports=reports.reported, skipped_locked=reports.skipped_locked, errors=reports.errors)
     rows = services.db.fetchall(
         "SELECT b.subscription_id::text, EXISTS (SELECT 1 FROM scheduler_failures f WHERE f.subscription_id = b.subscription_id) "
         f"FROM rm_billing_schedule b WHERE b.due_at <= %s AND {scheduler_failures.NOT_BACKING_OFF} ORDER BY b.due_at LIMIT %s",
@@ -92,17 +102,19 @@ def _set_aside(services: Services, subscription_id: str, error: BaseException) -
 
 
 def next_due(services: Services, until: datetime) -> datetime | None:
+    """The earliest instant at or before `until` when something falls due: a charge, retry or expiry, or a report period's end."""
     row = services.db.fetchone(
         f"SELECT min(b.due_at) FROM rm_billing_schedule b WHERE b.due_at <= %s AND {scheduler_failures.NOT_BACKING_OFF}", (until,)
     )
-    return row[0] if row else None
+    billing = row[0] if row else None
+    return min((due for due in (billing, next_report_due(services, until)) if due is not None), default=None)
 
 
 def advance_clock(services: Services, target: datetime, timeout: float = 120.0) -> int:
     """Move the sandbox clock to `target`, running everything due on the way in time order.
 
-    Each step: wait for the read models, jump to the earliest due instant, bill what is due
-    then. Returns the number of steps taken. The clock never moves backwards.
+    Each step: wait for the read models, jump to the earliest due instant, run what is due then (the reports of the
+    periods that ended, then billing). Returns the number of steps taken. The clock never moves backwards.
     """
     from recur.commands.clock import SandboxClock
 
@@ -121,7 +133,7 @@ def advance_clock(services: Services, target: datetime, timeout: float = 120.0) 
         steps += 1
         if report.skipped_locked:
             time.sleep(0.05)  # another scheduler is billing some of it: wait for it, in time order
-        elif moment in seen and report.billed == 0:
+        elif moment in seen and report.billed == 0 and report.reports == 0:
             break  # nothing moved: do not spin
         seen.add(moment)
         if time.monotonic() > deadline:

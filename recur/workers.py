@@ -138,8 +138,8 @@ class Housekeeping:
 
 
 def run_scheduler(settings: Settings, interval: float = 1.0, max_pause: float = 30.0) -> None:
-    """Bill what is due, every `interval` seconds. In the sandbox the clock stands still, so this
-    only bills what a clock advance or a card change made due.
+    """Bill and report what is due, every `interval` seconds. In the sandbox the clock stands still, so this
+    only runs what a clock advance or a card change made due.
 
     A subscription that fails is set aside by run_due itself; a whole pass that fails (the database
     unavailable) is retried after a pause that doubles up to `max_pause`, not every second."""
@@ -154,8 +154,9 @@ def run_scheduler(settings: Settings, interval: float = 1.0, max_pause: float = 
         try:
             housekeeping.run_when_due()
             report = run_due(services)
-            if report.examined:
-                log.info("billed %d of %d due subscriptions (%d failed and set aside)", report.billed, report.examined, report.errors)
+            if report.examined or report.reports or report.errors:
+                log.info("billed %d of %d due subscriptions, reported %d periods (%d failed and set aside)", report.billed,
+                         report.examined, report.reports, report.errors)
             pause = interval
         except Exception:
             pause = min(pause * 2, max_pause)

@@ -117,7 +117,7 @@ def bill(until: datetime | None) -> None:
             click.echo(f"clock at {services.clock.now().isoformat()} after {steps} billing steps")
         else:
             report = run_due(services)
-            click.echo(f"examined {report.examined}, billed {report.billed}, errors {report.errors}")
+            click.echo(f"examined {report.examined}, billed {report.billed}, reported {report.reports} periods, errors {report.errors}")
     finally:
         services.close()
 

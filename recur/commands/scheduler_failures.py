@@ -5,6 +5,9 @@ refuses, a gateway down) is recorded with the error and skipped until `retry_at`
 first failure, doubling up to an hour. The others are billed meanwhile; the first success clears the
 record. The backoff runs on the database's wall clock, not the billing clock: in the sandbox that
 clock stands still between advances, and a failing subscription must not hold an advance back either.
+
+A report schedule whose period fails to be reported (recur.scheduled_reports) is set aside the same way, under its
+own id: the column is named for subscriptions, which came first, and ids are UUIDs, never shared.
 """
 
 from __future__ import annotations
@@ -14,10 +17,14 @@ from recur.db import Database, describe_error
 FIRST_DELAY_S = 10
 MAX_DELAY_S = 3600
 
+
+def not_backing_off(id_column: str) -> str:
+    """A condition leaving out what waits out a backoff, for a query whose `id_column` holds the id of what is due."""
+    return f"NOT EXISTS (SELECT 1 FROM scheduler_failures f WHERE f.subscription_id = {id_column} AND f.retry_at > now())"
+
+
 # For a query over rm_billing_schedule aliased `b`: leaves out subscriptions waiting out a backoff.
-NOT_BACKING_OFF = (
-    "NOT EXISTS (SELECT 1 FROM scheduler_failures f WHERE f.subscription_id = b.subscription_id AND f.retry_at > now())"
-)
+NOT_BACKING_OFF = not_backing_off("b.subscription_id")
 
 
 def record_failure(db: Database, subscription_id: str, error: BaseException) -> None:

@@ -30,8 +30,8 @@ CHANNELS = {
     SUBSCRIPTIONS: ("Subscription events", "publishSubscriptionEvents", "Publish subscription events",
                     "Every event of every subscription, key = subscription id."),
     CATALOG: ("Catalog events", "publishCatalogEvents", "Publish catalog events",
-              "Producers (sellers), products, plans and offers; key = the id of the producer, product, plan or offer the "
-              "event belongs to."),
+              "Producers (sellers), products, plans, offers and report schedules; key = the id of the producer, product, plan, "
+              "offer or report schedule the event belongs to."),
 }
 ABOUT = """\
 The events recur publishes to Kafka: every event of its event store, for downstream services. The relay
@@ -45,7 +45,7 @@ events again. Consumers must deduplicate: by the `ce_id` header (equal to the bo
 anything at or below it.
 
 **Order is guaranteed per aggregate only.** The message key is the aggregate id, so all the events of one
-subscription (and of one product, plan, offer or producer) share one partition and arrive in `version`
+subscription (and of one product, plan, offer, producer or report schedule) share one partition and arrive in `version`
 order (1, 2, 3, ... with no gaps). There is no order between different aggregates, nor between the two
 topics. `recur_notification_id` (header) and `notification_id` (body) give the position in recur's global
 log, which is increasing but not gap-free on one partition.
@@ -70,7 +70,7 @@ event's `at`, or `started_at`; in the sandbox this is sandbox-clock time); `reco
 
 **Secrets never leave recur**: API-key hashes, subscriber-token hashes and the gateway's card token are
 not part of any schema, so they are never in `data`. Personal data (subscriber name and e-mail, producer
-name and e-mail) is in dedicated fields only, so that it can be erased per person.
+name and e-mail, report recipients) is in dedicated fields only, so that it can be erased per person.
 """
 SERVER = """\
 The Apache Kafka broker of docker-compose.yml. `recur up` runs its own Kafka-protocol broker unless
@@ -91,7 +91,7 @@ def document() -> dict[str, Any]:
         "components": {
             "messageBindings": {"AggregateKey": {"kafka": {
                 "key": {"type": "string", "format": "uuid",
-                        "description": "The aggregate id (subscription, producer, product, plan or offer id), UTF-8."},
+                        "description": "The aggregate id (subscription, producer, product, plan, offer or report schedule id), UTF-8."},
                 "bindingVersion": "0.4.0"}}},
             "schemas": {"CloudEventsHeaders": _headers(), **_schemas()},
             "messages": {c.name: _message(c) for c in CONTRACT},

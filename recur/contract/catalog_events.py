@@ -1,4 +1,4 @@
-"""Public data of the catalog's events (topic recur.catalog.v1): producers, products, plans, offers.
+"""Public data of the catalog's events (topic recur.catalog.v1): producers, products, plans, offers, report schedules.
 
 Fields are declared in the order of the internal event class, which is the order of the published JSON.
 """
@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from marshmallow import fields
 
-from recur.contract.fields import PublicSchema, integer, nested, text
+from recur.contract.fields import PublicSchema, choice, instant, integer, nested, text, texts
 from recur.contract.registry import CONTRACT
 from recur.contract.values import MAX_INSTALLMENTS, Money, RetryPolicy, periodicity
 from recur.domain.catalog import Offer, Plan, Producer, Product
+from recur.domain.reporting import FORMATS, FREQUENCIES, REPORTS, ReportSchedule
 
 
 def _reminder(required: bool = True) -> fields.Integer:
@@ -88,3 +89,23 @@ class OfferRevisedData(PublicSchema):
     """An offer's name or price changed; for subscriptions started afterwards only."""
 
     changes = nested(OfferChanges, "Only the changed fields, with their new values.")
+
+
+@CONTRACT.declare(ReportSchedule.ReportScheduleCreated, version=1)
+class ReportScheduleCreatedData(PublicSchema):
+    """A producer asked for a report to be e-mailed after each period (the period just ended, in `time_zone`)."""
+
+    producer_id = text("The producer (seller) it belongs to.")
+    report = choice(REPORTS, "Which report: sales, subscriptions or installments.")
+    frequency = choice(FREQUENCIES, "How long each period is: a day, a week (Monday to Sunday) or a calendar month.")
+    recipients = texts("Who receives it: 1 to 20 distinct e-mail addresses of the producer's staff (personal data).", fmt="email")
+    format = choice(FORMATS, "The attached file's format.")
+    time_zone = text("IANA time zone the periods are counted in (UTC unless the producer chose one).")
+    created_at = instant("When it was created (the clock's time): the first report is of the period this instant falls in.")
+
+
+@CONTRACT.declare(ReportSchedule.ReportScheduleDeleted, version=1)
+class ReportScheduleDeletedData(PublicSchema):
+    """The producer deleted a report schedule: nothing more is sent for it, not even the period under way."""
+
+    at = instant("When it was deleted (the clock's time).")

@@ -57,6 +57,12 @@ def integer(description: str, *, minimum: int | None = None, maximum: int | None
     return fields.Integer(strict=True, validate=bounds, **_args(description, nullable, since, required))
 
 
+def texts(description: str, *, since: int | None = None, fmt: str | None = None) -> fields.List:
+    """A list of strings (each of format `fmt` when given)."""
+    item = fields.String(metadata={"format": fmt} if fmt else {})
+    return fields.List(item, **_args(description, False, since, True))
+
+
 def boolean(description: str, *, nullable: bool = False, since: int | None = None) -> fields.Boolean:
     return fields.Boolean(**_args(description, nullable, since, True))
 

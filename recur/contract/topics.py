@@ -11,6 +11,7 @@ TOPIC_OF_AGGREGATE = {
     "Product": CATALOG,
     "Plan": CATALOG,
     "Offer": CATALOG,
+    "ReportSchedule": CATALOG,  # a producer's own settings, beside its catalog
 }
 
 # Events a consumer or the relay could not handle, with the error (see recur.consumers.dead_letters).

@@ -79,7 +79,10 @@ def to_xlsx(items: list[dict[str, Any]], header: list[str], title: str) -> bytes
     return out.getvalue()
 
 
-def file_response(items: list[dict[str, Any]], header: list[str], fmt: str, name: str) -> Response:
-    body = to_csv(items, header) if fmt == "csv" else to_xlsx(items, header, name)
-    return Response(body, mimetype=CONTENT_TYPES[fmt],
-                    headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
+def file_content(items: list[dict[str, Any]], header: list[str], fmt: str, title: str) -> bytes:
+    """The file's bytes: CSV, or XLSX with one sheet named `title`."""
+    return to_csv(items, header) if fmt == "csv" else to_xlsx(items, header, title)
+
+
+def file_response(content: bytes, content_type: str, filename: str) -> Response:
+    return Response(content, content_type=content_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'})

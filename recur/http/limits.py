@@ -16,6 +16,7 @@ MAX_NAME_LENGTH = 200  # product, plan, offer, producer and subscriber names
 MAX_REASON_LENGTH = 500  # a cancellation's reason
 MAX_EMAIL_LENGTH = 254  # RFC 5321: the longest address a mail server relays
 MAX_CARD_TOKEN_LENGTH = 100
+MAX_TIME_ZONE_LENGTH = 64  # IANA names are at most about 30 characters (America/Argentina/ComodRivadavia)
 MAX_CURSOR_LENGTH = 512  # cursors this API issues are about 100 characters
 MAX_TEXT_ID_LENGTH = 200  # a transaction id inside a report cursor
 

@@ -105,7 +105,8 @@ class DatabaseCollector(Collector):
             dead.add_metric([name], counts.get(name, 0))
         yield dead
         failures = GaugeMetricFamily(
-            "recur_scheduler_failures", "Subscriptions whose billing raised an unexpected error, waiting out a backoff")
+            "recur_scheduler_failures",
+            "Subscriptions (and report schedules) whose due work raised an unexpected error, waiting out a backoff")
         failures.add_metric([], scheduler_failures(self.db))
         yield failures
         yield from self._email()

@@ -60,6 +60,7 @@ PATH_PARAMS = {
     "offer_id": ("the offer's id", UUID_PARAMETER),
     "subscription_id": ("the subscription's id", UUID_PARAMETER),
     "producer_id": ("the producer's id", UUID_PARAMETER),
+    "schedule_id": ("the report schedule's id", UUID_PARAMETER),
     "token": ("a sandbox card token", {"type": "string"}),
     "boleto_id": ("the boleto's id (in the subscription's `boleto`)", {"type": "string"}),
     "email_id": ("the e-mail's `id` in the sandbox outbox", {"type": "string"}),
@@ -98,7 +99,8 @@ TAGS = {
     "Catalog": "Producers, products, plans and offers.",
     "Subscriptions": "Start, read (now or as of a past instant), list, audit trail and commands. "
     "Commands answer the subscription as it is after them.",
-    "Reports": "Reports and the cancellation dashboard (producer; admin with producer_id).",
+    "Reports": "Reports, report schedules (a report e-mailed after each period) and the cancellation dashboard (producer; admin "
+    "with producer_id).",
     "Dashboard page": "The cancellation dashboard as an HTML page for producers.",
     "Sandbox": "Test cards, outcome queues, boleto payments, the shared clock and the outbox of the local SMTP sink (only "
     "with RECUR_SANDBOX=1). Card tokens need no credentials; everything else is for the admin.",
@@ -108,6 +110,7 @@ BLUEPRINT_TAGS = {
     "catalog": "Catalog",
     "subscriptions": "Subscriptions",
     "reports": "Reports",
+    "report_schedules": "Reports",
     "dashboard_page": "Dashboard page",
     "sandbox": "Sandbox",
 }

@@ -151,6 +151,12 @@ class ProductsQuery(Schema):
     cursor = Cursor()
 
 
+class ReportSchedulesQuery(Schema):
+    producer_id = tenant_parameter()
+    limit = Limit()
+    cursor = Cursor()
+
+
 class SubscriptionsQuery(Schema):
     status = Choice(STATUSES, metadata={"description": "only this status"})
     product_id = filter_parameter("product")

@@ -4,12 +4,15 @@ from recur.projections.base import Projection
 from recur.projections.billing_schedule import billing_schedule
 from recur.projections.catalog import catalog
 from recur.projections.notifier import notifier
+from recur.projections.report_schedules import report_schedules
 from recur.projections.sales import sales
 from recur.projections.status_history import status_history
 from recur.projections.subscriptions import subscriptions
 
 # The read models: the consumer group `recur-projections` applies them, `recur projections rebuild` rebuilds them.
-PROJECTIONS: dict[str, Projection] = {p.name: p for p in (catalog, subscriptions, billing_schedule, sales, status_history)}
+PROJECTIONS: dict[str, Projection] = {
+    p.name: p for p in (catalog, subscriptions, billing_schedule, sales, status_history, report_schedules)
+}
 # Everything a consumer group applies, read models and the notifier alike: lag, readiness and dead letters
 # cover them all. The notifier is never rebuilt: its rows are decisions to send e-mail, not a view.
 CONSUMED: dict[str, Projection] = {**PROJECTIONS, notifier.name: notifier}

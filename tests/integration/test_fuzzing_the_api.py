@@ -4,6 +4,7 @@ shape the document declares."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,10 +22,23 @@ SESSION_WIDE = {"POST /v1/sandbox/clock/advance", "POST /v1/billing/run"}
 
 
 @pytest.fixture(params=["producer", "admin"])
-def caller_token(request: Any, recur: Any) -> str:
+def caller_token(request: Any, recur: Any) -> Iterator[str]:
     if request.param == "admin":
-        return ADMIN
-    return str(Api(flask_call(recur.client)).new_producer(ADMIN).token)
+        yield ADMIN  # its generated producer_ids name no producer: it schedules no report
+        return
+    producer = Api(flask_call(recur.client)).new_producer(ADMIN)
+    yield str(producer.token)
+    delete_report_schedules(producer, recur)
+
+
+def delete_report_schedules(producer: Api, recur: Any) -> None:
+    """Report schedules are due work on the session's shared clock: left behind, every later clock advance would step
+    through the periods of the ones the fuzzer created."""
+    recur.caught_up()
+    while items := producer.get("/v1/report-schedules?limit=500")["items"]:
+        for item in items:
+            producer.request("DELETE", f"/v1/report-schedules/{item['id']}", expect=204)
+        recur.caught_up()
 
 
 def test_no_generated_request_is_a_server_error_or_off_the_document(recur: Any, caller_token: str) -> None:

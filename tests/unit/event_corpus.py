@@ -18,6 +18,7 @@ from eventsourcing.persistence import Notification
 
 from recur.domain.catalog import Offer, Plan, Producer, Product
 from recur.domain.money import Money
+from recur.domain.reporting import ReportSchedule
 from recur.domain.retry import RetryPolicy
 
 # Fields each v2 event class added over its version 1 (the upcasters give old events these fields).
@@ -56,7 +57,11 @@ def catalog() -> list[Any]:
     plan.revise({"name": "Monthly plus", "price": {"amount": 5990, "currency": "BRL"}}, ACTOR)
     offer = Offer(producer_id=str(producer.id), plan_id=str(plan.id), name="Launch", price={"amount": 2990, "currency": "BRL"}, actor=ACTOR)
     offer.revise({"price": {"amount": 3490, "currency": "BRL"}}, ACTOR)
-    return [producer, product, plan, offer]
+    schedule = ReportSchedule.define(producer_id=str(producer.id), report="sales", frequency="monthly",
+                                     recipients=["finance@example.com", "Ana@example.com"], format="csv",
+                                     time_zone="America/Sao_Paulo", created_at=JAN_31, actor=ACTOR)
+    schedule.delete(JAN_31 + timedelta(days=40), ACTOR)
+    return [producer, product, plan, offer, schedule]
 
 
 def subscriptions() -> list[Any]:

@@ -10,5 +10,5 @@ Every field is published as required (the answer always holds the key, null when
 metadata says `optional` (the key is left out when empty).
 
 Each module holds the shapes of one part of the API: kit (the fields and pages every shape uses), catalog,
-subscriptions, reports, operations, mailbox (the sandbox outbox).
+subscriptions, reports, report_schedules, operations, mailbox (the sandbox outbox).
 """

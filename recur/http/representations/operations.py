@@ -18,7 +18,9 @@ class ProblemView(Schema):
 
 
 BillingRunView = representation(Schema.from_dict(
-    {"examined": fields.Integer(), "billed": fields.Integer(), "skipped_locked": fields.Integer(), "errors": fields.Integer()},
+    {"examined": fields.Integer(), "billed": fields.Integer(),
+     "reports": fields.Integer(metadata={"description": "report periods e-mailed"}), "skipped_locked": fields.Integer(),
+     "errors": fields.Integer()},
     name="BillingRunView"))
 HealthView = representation(Schema.from_dict({"status": text()}, name="HealthView"))
 ReadinessView = representation(Schema.from_dict(
