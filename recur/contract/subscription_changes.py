@@ -107,7 +107,9 @@ class CancelledData(PublicSchema):
 class RescheduledData(PublicSchema):
     """Internal bookkeeping: when the billing scheduler should next look at the subscription."""
 
-    next_due_at = instant("When the billing scheduler next looks at the subscription; null when nothing will fall due.", nullable=True)
+    next_due_at = instant("When the billing scheduler next looks at the subscription (a charge, a retry, an expiry, a scheduled "
+                          "cancellation or a notice falls due); already past means at once; null when nothing will fall due.",
+                          nullable=True)
     at = instant("When it was rescheduled (sandbox-clock time in the sandbox); null on events recorded before version 2.",
                  nullable=True, since=2)
 

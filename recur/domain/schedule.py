@@ -1,4 +1,5 @@
-"""The billing schedule: when installments fall due, where periods start and end, when trials and boletos end.
+"""The billing schedule: when installments fall due, where periods start and end, when trials and boletos end,
+and when the subscriber is told ahead of a renewal or a trial's end.
 
 Pure computation on dates and values, no state changes: the subscription asks, decides and records
 the answer in its events. Dates are counted in calendar months from an anchor (calendar.py), so a
@@ -15,6 +16,8 @@ from recur.domain.money import Money
 from recur.domain.terms import PlanTerms
 
 BOLETO_DAYS_TO_PAY = 3
+# The subscriber hears this many days ahead that the trial ends and the first charge follows (API: E-mail).
+TRIAL_ENDING_NOTICE_DAYS = 3
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,28 @@ def next_installment(
     return NextInstallment(cycle + 1, 1, first, anchor.cycle_end(terms.period_months), renewal_terms)
 
 
+@dataclass(frozen=True)
+class RenewalReminder:
+    """A reminder of the coming renewal: `days_before` its charge, which is the next installment (`renewal`).
+
+    Its moment follows the renewal wherever the billing day or a plan change moves it; a moment already
+    past when the subscription is looked at means at once.
+    """
+
+    renewal: NextInstallment
+    days_before: int
+
+    @property
+    def due_at(self) -> datetime:
+        return self.renewal.due_at - timedelta(days=self.days_before)
+
+
+def renewal_reminder(renewal: NextInstallment) -> RenewalReminder | None:
+    """The reminder the renewal's own terms ask for (those of a pending plan change, which renews), if any."""
+    days_before = renewal.terms.renewal_reminder_days
+    return RenewalReminder(renewal, days_before) if days_before is not None else None
+
+
 def anchor_on_billing_day(due: NextInstallment, day: int, not_before: datetime, period_months: int) -> BillingAnchor:
     """The anchor that moves the next installment to `day` of the month, the first such date not before
     `not_before`; the current period stretches or shrinks to meet it."""
@@ -94,6 +119,11 @@ def anchor_on_billing_day(due: NextInstallment, day: int, not_before: datetime, 
 
 def trial_end(start: datetime, trial_days: int) -> datetime | None:
     return start + timedelta(days=trial_days) if trial_days > 0 else None
+
+
+def trial_ending_notice_at(trial_ends_at: datetime) -> datetime:
+    """When the subscriber is told the trial ends (a trial of TRIAL_ENDING_NOTICE_DAYS or less: at once)."""
+    return trial_ends_at - timedelta(days=TRIAL_ENDING_NOTICE_DAYS)
 
 
 def boleto_expiry(issued_at: datetime) -> datetime:

@@ -10,6 +10,11 @@ Charges are two-phase so that a crash or a second scheduler can never charge an 
 twice: `begin_charge` records `ChargeAttempted` with the gateway idempotency key (optimistic
 concurrency lets only one process record it), the gateway is called with that key, and the
 result is recorded against the same key. A repeated call with the key returns the first result.
+
+Time-based notices (like Stripe's `invoice.upcoming` and `customer.subscription.trial_will_end`) are events
+of the subscription too: `RenewalUpcoming` some days before a renewal charge, `TrialEndingSoon` three days
+before a trial ends. Their moment is part of `next_due_at`, so the billing scheduler comes by then and
+records them (`settle_due_housekeeping`); the e-mails are sent by whoever consumes the events.
 """
 
 from __future__ import annotations
@@ -29,10 +34,13 @@ from recur.domain.retry import RetryPolicy, RetryState, is_hard_decline
 from recur.domain.schedule import (
     BillingAnchor,
     NextInstallment,
+    RenewalReminder,
     anchor_on_billing_day,
     boleto_expiry,
     next_installment,
+    renewal_reminder,
     trial_end,
+    trial_ending_notice_at,
 )
 from recur.domain.terms import PlanTerms
 
@@ -218,6 +226,9 @@ class Subscription(Aggregate):
         self.cancelled_at: datetime | None = None
         self.cancellation: Cancellation | None = None
         self.next_due_at: datetime | None = None
+        # The notices already given: set here, so that histories recorded before these events existed replay too.
+        self.reminded_cycle = 0  # the last cycle whose renewal was announced (RenewalUpcoming)
+        self.trial_ending_announced = False
 
     @event("TrialStarted")
     def _trial_started(self, trial_ends_at: datetime, at: datetime, actor: Actor) -> None:
@@ -303,6 +314,14 @@ class Subscription(Aggregate):
                 due = self.next_charge_at
                 if due is not None:
                     candidates.append(due)
+        # A notice's moment may already be past (a billing day moved closer, a trial of three days or less):
+        # the scheduler runs whatever is due at or before its clock, so that means at once.
+        reminder = self._renewal_reminder_owed()
+        if reminder is not None:
+            candidates.append(reminder.due_at)
+        if self._trial_ending_notice_owed():
+            assert self.trial_ends_at is not None
+            candidates.append(trial_ending_notice_at(self.trial_ends_at))
         return min(candidates) if candidates else None
 
     def _reschedule(self, at: datetime, actor: Actor) -> None:
@@ -765,10 +784,97 @@ class Subscription(Aggregate):
         self.retry = None
         self.boleto = None
 
+    # ------------------------------------------------------------------ notices
+    def _renewal_reminder_owed(self) -> RenewalReminder | None:
+        """The reminder of the coming renewal, while one is owed.
+
+        Only a true renewal of a paid, healthy subscription: status `active` (so at least one cycle is paid:
+        never the first charge) and the next installment opening the next cycle (with smart installments, the
+        cycle's renewal rather than each monthly installment), no cancellation scheduled, nothing being
+        charged or waiting on a boleto, and none given for that cycle yet. The renewal's own terms (a pending
+        plan change's) say how many days ahead, if at all. Derived from the next installment, it follows a
+        billing-day or plan change made before it was given; once given, that cycle gets no second one.
+        """
+        if self.status != "active" or self.cancel_at is not None or self.inflight is not None or self.boleto is not None:
+            return None
+        renewal = self._next_installment()
+        if renewal.cycle <= self.cycle or renewal.cycle <= self.reminded_cycle:
+            return None
+        return renewal_reminder(renewal)
+
+    def _trial_ending_notice_owed(self) -> bool:
+        """A trial not set to end in a cancellation is announced once, before its first charge is under way."""
+        return (
+            self.status == "trialing"
+            and not self.trial_ending_announced
+            and self.trial_ends_at is not None
+            and self.cancel_at is None
+            and self.inflight is None
+            and self.boleto is None
+        )
+
+    def announce_due_notices(self, at: datetime, actor: Actor) -> bool:
+        """Record the notices whose moment has come by `at`; True when one was recorded.
+
+        Each records what the subscriber will be told (the charge to come, priced as it will be), and then
+        no longer counts in `next_due_at`, which moves on to the next thing due.
+        """
+        announced = False
+        reminder = self._renewal_reminder_owed()
+        if reminder is not None and at >= reminder.due_at:
+            renewal = reminder.renewal
+            self._renewal_upcoming(
+                cycle=renewal.cycle,
+                renews_at=renewal.due_at,
+                amount=renewal.amount.amount,
+                currency=renewal.amount.currency,
+                installments=renewal.terms.installments,
+                plan_id=renewal.terms.plan_id,
+                days_before=reminder.days_before,
+                at=at,
+                actor=actor,
+            )
+            announced = True
+        if self._trial_ending_notice_owed():
+            assert self.trial_ends_at is not None
+            if at >= trial_ending_notice_at(self.trial_ends_at):
+                first_charge = self._next_installment().amount
+                self._trial_ending_soon(
+                    trial_ends_at=self.trial_ends_at, amount=first_charge.amount, currency=first_charge.currency, at=at, actor=actor
+                )
+                announced = True
+        if announced:
+            self._reschedule(at, actor)
+        return announced
+
+    @event("RenewalUpcoming")
+    def _renewal_upcoming(
+        self,
+        cycle: int,
+        renews_at: datetime,
+        amount: int,
+        currency: str,
+        installments: int,
+        plan_id: str,
+        days_before: int,
+        at: datetime,
+        actor: Actor,
+    ) -> None:
+        self.reminded_cycle = cycle
+
+    @event("TrialEndingSoon")
+    def _trial_ending_soon(self, trial_ends_at: datetime, amount: int, currency: str, at: datetime, actor: Actor) -> None:
+        self.trial_ending_announced = True
+
     # --------------------------------------------------------------- the scheduler's entry point
     def settle_due_housekeeping(self, at: datetime, actor: Actor) -> bool:
-        """Everything due at `at` that needs no gateway: cancellations, boleto expiry, closed windows."""
+        """Everything due at `at` that needs no gateway: cancellations, boleto expiry, closed windows, notices.
+
+        Notices come last, so a cancellation or an expiry due at the same instant silences them, and before
+        any charge the caller then makes, so a reminder due at the charge's instant still precedes it.
+        """
         done = self.complete_scheduled_cancellation(at, actor)
         done = self.expire_boleto(at, actor) or done
         done = self.exhaust_retries_if_window_closed(at, actor) or done
+        done = self.announce_due_notices(at, actor) or done
         return done

@@ -115,7 +115,8 @@ def when_cancelled(cur: Any, e: dict[str, Any]) -> None:
 
 
 @subscriptions.on(
-    "ChargeAttempted", "RetryScheduled", "BoletoIssued", "BoletoPaid", "BillingDayChanged", "CancellationScheduled", "Rescheduled"
+    "ChargeAttempted", "RetryScheduled", "BoletoIssued", "BoletoPaid", "BillingDayChanged", "CancellationScheduled", "Rescheduled",
+    "RenewalUpcoming", "TrialEndingSoon",
 )
 def when_anything_else(cur: Any, e: dict[str, Any]) -> None:
     _touch(cur, e)

@@ -35,6 +35,7 @@ def plan_terms(
     reset_billing_date: bool = False,
     plan_id: str = "plan-basic",
     offer_id: str | None = None,
+    renewal_reminder_days: int | None = None,
 ) -> PlanTerms:
     return PlanTerms(
         plan_id=plan_id,
@@ -43,6 +44,7 @@ def plan_terms(
         periodicity=periodicity,
         installments=installments,
         retry_policy=RetryPolicy(max_retries, window_days, reset_billing_date),
+        renewal_reminder_days=renewal_reminder_days,
     )
 
 

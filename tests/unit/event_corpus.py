@@ -65,13 +65,16 @@ def catalog() -> list[Any]:
 
 
 def subscriptions() -> list[Any]:
-    quarterly = plan_terms(plan_id="plan-quarterly", periodicity="quarterly", price=2700)
+    quarterly = plan_terms(plan_id="plan-quarterly", periodicity="quarterly", price=2700, renewal_reminder_days=5)
 
-    # A trial, a plan change at renewal (new_terms), a billing-day change, a cancellation at period end.
+    # A trial (and its ending notice), a plan change at renewal (new_terms) reminded before it, a billing-day
+    # change, a cancellation at period end.
     trial = start_subscription(trial_days=7)
+    assert trial.settle_due_housekeeping(JAN_31 + timedelta(days=4), ACTOR)
     charge_approved(trial, JAN_31 + timedelta(days=7))
     trial.change_plan(quarterly, trial.product_id, JAN_31 + timedelta(days=8), ACTOR)
     assert trial.next_charge_at is not None
+    assert trial.settle_due_housekeeping(trial.next_charge_at - timedelta(days=5), ACTOR)
     charge_approved(trial, trial.next_charge_at)
     trial.change_billing_day(10, trial.next_charge_at - timedelta(days=20), ACTOR)
     trial.cancel("customer", "too expensive", "period_end", trial.next_charge_at - timedelta(days=10), ACTOR)

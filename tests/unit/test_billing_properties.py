@@ -3,12 +3,13 @@
 The machine plays a punctual scheduler (when the clock moves, everything that fell due runs in
 time order, as in the sandbox) plus everything people and a second scheduler may do in between:
 crashes between the gateway call and the recording of its result, repeated recordings, card and
-boleto changes, reprocessing, cancellations and billing-day changes.
+boleto changes, reprocessing, cancellations, plan changes and billing-day changes.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,6 +52,8 @@ def subscription_terms(draw: st.DrawFn) -> PlanTerms:
         max_retries=draw(st.integers(min_value=0, max_value=10)),
         window_days=draw(st.integers(min_value=1, max_value=60)),
         reset_billing_date=draw(st.booleans()),
+        plan_id=draw(st.sampled_from(["plan-basic", "plan-premium"])),
+        renewal_reminder_days=draw(st.sampled_from([None, None, 1, 3, 7, 28, 31, 60])),
     )
 
 
@@ -200,6 +203,21 @@ class BillingHistory(RuleBasedStateMachine):
         except InvalidStateError:
             assert already, "a cancellation was refused though none was made or scheduled"
 
+    @rule(wait=WAITS, data=st.data(), terms=subscription_terms(), act=st.sampled_from([False] * 3 + [True]))
+    def change_plan(self, wait: timedelta, data: st.DataObject, terms: PlanTerms, act: bool) -> None:
+        self.advance_the_clock(wait, data)
+        if not act:
+            return
+        sub = self.sub
+        # The same retry policy: the retry invariant below checks every retry against the current one.
+        terms = replace(terms, retry_policy=sub.policy)
+        same_plan = terms.plan_id == sub.plan_id and terms.offer_id == sub.offer_id and sub.pending_terms is None
+        if sub.status == "cancelled" or same_plan:
+            with pytest.raises(InvalidStateError):
+                sub.change_plan(terms, sub.product_id, self.now, ACTOR)
+        else:
+            sub.change_plan(terms, sub.product_id, self.now, ACTOR)
+
     @rule(wait=WAITS, data=st.data(), day=st.integers(min_value=1, max_value=28))
     def change_billing_day(self, wait: timedelta, data: st.DataObject, day: int) -> None:
         self.advance_the_clock(wait, data)
@@ -270,6 +288,42 @@ class BillingHistory(RuleBasedStateMachine):
                 if e.next_retry_at is not None:
                     assert e.first_refusal_at <= e.next_retry_at <= e.window_ends_at, "a retry outside the window"
         assert all(n <= self.sub.policy.max_retries for n in retry_charges.values()), retry_charges
+
+    @invariant()
+    def each_notice_is_given_once_in_time_and_never_to_a_subscription_that_is_ending(self) -> None:
+        reminded: list[int] = []
+        attempted: set[tuple[int, int]] = set()
+        ending = False
+        for e in self.events:
+            name = type(e).__name__
+            if name == "ChargeAttempted":
+                attempted.add((e.cycle, e.installment))
+            elif name in ("CancellationScheduled", "Cancelled"):
+                ending = True
+            elif name == "RenewalUpcoming":
+                assert not ending, "a renewal reminder to a subscription that is ending"
+                assert e.cycle >= 2 and (e.cycle, 1) not in attempted, f"a reminder of cycle {e.cycle} after it was charged"
+                assert reminded == [] or e.cycle > reminded[-1], f"cycle {e.cycle} reminded twice"
+                assert e.at >= e.renews_at - timedelta(days=e.days_before), "a reminder before its moment"
+                reminded.append(e.cycle)
+            elif name == "TrialEndingSoon":
+                assert not ending and not attempted, "a trial-ending notice to an ending or charged subscription"
+                assert e.at >= e.trial_ends_at - timedelta(days=3), "a trial-ending notice before its moment"
+        assert len(self.named("TrialEndingSoon")) <= 1
+
+    @invariant()
+    def a_reminder_announces_the_renewal_charge_it_precedes(self) -> None:
+        """Unless the billing day or the plan changed in between, the reminder said what was then charged."""
+        announced: dict[int, Any] = {}
+        for e in self.events:
+            name = type(e).__name__
+            if name == "RenewalUpcoming":
+                announced[e.cycle] = e
+            elif name in ("BillingDayChanged", "PlanChanged"):
+                announced.clear()
+            elif name == "ChargeAttempted" and e.installment == 1 and e.attempt == 1 and e.cycle in announced:
+                reminder = announced.pop(e.cycle)
+                assert (e.due_at, e.amount, e.plan_id) == (reminder.renews_at, reminder.amount, reminder.plan_id)
 
     @invariant()
     def nothing_is_active_without_a_paid_charge_and_the_schedule_is_current(self) -> None:

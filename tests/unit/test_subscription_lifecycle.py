@@ -49,7 +49,8 @@ def test_a_trial_converts_to_active_when_the_charge_at_its_end_is_paid() -> None
     trial_end = JAN_31 + timedelta(days=7)
 
     assert sub.status == "trialing"
-    assert sub.trial_ends_at == sub.next_charge_at == sub.next_due_at == trial_end
+    assert sub.trial_ends_at == sub.next_charge_at == trial_end
+    assert sub.next_due_at == trial_end - timedelta(days=3)  # the trial-ending notice comes first
     assert (sub.current_period_start, sub.current_period_end) == (JAN_31, trial_end)
     assert sub.begin_charge(trial_end - timedelta(seconds=1), ACTOR) is None
 
