@@ -68,6 +68,26 @@ CREATE TABLE mail_names (
     email text
 );
 
+-- An upgrade: subscriptions, products and plans that exist already are known to the notifier from their read
+-- models (Kafka may no longer hold their first events), and producers' names from their stored events (stored
+-- as JSON by the event store's default transcoder; a store that cannot be read so leaves display names empty).
+INSERT INTO mail_subscribers (subscription_id, producer_id, product_id, plan_id, code, name, email, country, payment_method)
+SELECT id, producer_id, product_id, plan_id, code, subscriber_name, subscriber_email, subscriber_country,
+       jsonb_strip_nulls(jsonb_build_object('type', payment_type, 'brand', payment_brand, 'last4', payment_last4))
+FROM rm_subscriptions;
+INSERT INTO mail_names (id, name) SELECT id, name FROM rm_products UNION ALL SELECT id, name FROM rm_plans;
+DO $$
+BEGIN
+    IF to_regclass('recur_events') IS NOT NULL THEN
+        INSERT INTO mail_names (id, name, email)
+        SELECT originator_id, convert_from(state, 'UTF8')::jsonb ->> 'name', convert_from(state, 'UTF8')::jsonb ->> 'email'
+        FROM recur_events WHERE topic LIKE '%Producer.ProducerRegistered'
+        ON CONFLICT (id) DO NOTHING;
+    END IF;
+EXCEPTION WHEN others THEN
+    RAISE NOTICE 'producer names not read from the event store (%): e-mail shows no producer name for them', SQLERRM;
+END $$;
+
 -- Report schedules, as the API lists them (a read model of the ReportSchedule aggregate).
 CREATE TABLE rm_report_schedules (
     id uuid PRIMARY KEY,

@@ -169,3 +169,46 @@ def test_the_real_migrations_are_recorded_with_the_checksums_of_their_files(data
 
     assert recorded(database_url) == files
     assert migrate(database_url) == []
+
+
+def test_e_mail_arrives_on_a_database_with_history_knowing_its_subscribers_and_mailing_none_of_the_past(
+    empty_database: str, tmp_path: Path
+) -> None:
+    """An upgrade: the notifier learns who is subscribed from the read models and the producers' names from their
+    stored events, and its horizon is the last event stored before e-mail existed."""
+    from recur.bootstrap import build_services
+    from recur.commands import catalog
+    from recur.commands.event_store import open_event_store
+    from recur.domain.actor import system_actor
+    from recur.settings import Settings
+
+    package = resources.files("recur.migrations")
+    before_email = write(tmp_path / "before", {f.name: f.read_text() for f in package.iterdir() if f.name < "009"})
+    migrate(empty_database, before_email)
+    open_event_store(empty_database, 1, create_table=True).close()
+    services = build_services(Settings.from_env({"RECUR_DATABASE_URL": empty_database}), empty_database, pool_size=1)
+    try:
+        producer, _ = catalog.register_producer(services, "Ana Cursos", "ana@example.com", system_actor())
+    finally:
+        services.close()
+    product_id, plan_id, subscription_id = (str(uuid.uuid4()) for _ in range(3))
+    rows(empty_database, f"""
+        INSERT INTO rm_products (id, producer_id, name, created_at) VALUES ('{product_id}', '{producer.id}', 'Violão', now());
+        INSERT INTO rm_plans (id, producer_id, product_id, name, periodicity, price_amount, currency, created_at)
+            VALUES ('{plan_id}', '{producer.id}', '{product_id}', 'Mensal', 'monthly', 4990, 'BRL', now());
+        INSERT INTO rm_subscriptions (id, code, producer_id, product_id, plan_id, status, price_amount, currency, periodicity,
+            installments, subscriber_name, subscriber_email, subscriber_country, payment_type, payment_brand, payment_last4,
+            started_at, updated_at, version)
+            VALUES ('{subscription_id}', 'SUB-1', '{producer.id}', '{product_id}', '{plan_id}', 'active', 4990, 'BRL', 'monthly',
+            1, 'Bia', 'bia@example.com', 'BR', 'card', 'visa', '4242', now(), now(), 1);
+        SELECT 1""")
+    (last_stored,) = rows(empty_database, "SELECT max(notification_id) FROM recur_events")[0]
+
+    migrate(empty_database)
+
+    assert rows(empty_database, "SELECT last_notification_id FROM notifier_horizon") == [(last_stored,)]
+    names = dict(rows(empty_database, "SELECT id::text, name || coalesce(' <' || email || '>', '') FROM mail_names"))
+    assert names == {str(producer.id): "Ana Cursos <ana@example.com>", product_id: "Violão", plan_id: "Mensal"}
+    assert rows(empty_database, "SELECT subscription_id::text, email, country, payment_method FROM mail_subscribers") == [
+        (subscription_id, "bia@example.com", "BR", {"type": "card", "brand": "visa", "last4": "4242"})
+    ]
