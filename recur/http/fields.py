@@ -12,6 +12,8 @@ from typing import Any
 
 from marshmallow import fields, validate
 
+from recur.notifications.messages import ascii_address
+
 UNSTORABLE_TEXT = "must not contain NUL characters or unpaired surrogates"
 
 
@@ -53,7 +55,20 @@ class Text(fields.String):
 
 
 class EmailAddress(Text, fields.Email):
-    """An e-mail address (marshmallow's validator) that storage and mail servers can hold."""
+    """An e-mail address (marshmallow's validator) that storage and mail servers can hold: recur writes to these
+    addresses over plain SMTP, which carries no character beyond ASCII before the @ (that needs SMTPUTF8), so
+    such an address is refused here rather than accepted and never written to (the domain may be international:
+    it is sent in its IDNA form)."""
+
+    default_error_messages = {"undeliverable": "must be an address plain SMTP can carry: {reason}"}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        address = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            ascii_address(address)
+        except ValueError as error:
+            raise self.make_error("undeliverable", reason=str(error)) from None
+        return address
 
 
 class StrictBoolean(fields.Boolean):

@@ -17,7 +17,6 @@ from recur.http.pagination import encode_cursor
 from recur.http.query import ReportSchedulesQuery, invalid
 from recur.http.representations.report_schedules import ReportSchedulePageView, ReportScheduleView
 from recur.http.routes import PRODUCER, Caller, Extended, route
-from recur.notifications.messages import ascii_address
 from recur.projections.queries import report_schedules as read_models
 
 bp = Blueprint("report_schedules", __name__)
@@ -29,20 +28,11 @@ def known_time_zone(name: str) -> None:
         raise ValidationError("must be an IANA time zone name such as America/Sao_Paulo")
 
 
-def deliverable(address: str) -> None:
-    """An address the e-mails can be written to (an ASCII mailbox name; recur does not use SMTPUTF8): refused here,
-    not at each period's end, where it would fail every report of the schedule."""
-    try:
-        ascii_address(address)
-    except ValueError as error:
-        raise ValidationError(str(error)) from None
-
-
 class ReportScheduleSchema(Schema):
     report = fields.String(required=True, validate=validate.OneOf(REPORTS))
     frequency = fields.String(required=True, validate=validate.OneOf(FREQUENCIES),
                               metadata={"description": "daily, weekly (Monday to Sunday) or monthly (calendar months)"})
-    recipients = fields.List(EmailAddress(max_length=MAX_EMAIL_LENGTH, validate=deliverable), required=True,
+    recipients = fields.List(EmailAddress(max_length=MAX_EMAIL_LENGTH), required=True,
                              validate=validate.Length(1, MAX_RECIPIENTS),
                              metadata={"description": "e-mail addresses; the same address in another case is sent once"})
     format = fields.String(required=True, validate=validate.OneOf(FORMATS))

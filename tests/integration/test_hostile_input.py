@@ -69,6 +69,9 @@ CASES = {
     "lone surrogate in a subscriber name": Case("POST", "/v1/subscriptions", {
         "plan_id": "{open_plan}", "subscriber": {**SUBSCRIBER, "name": "Bia \udbff"}, "payment_method": {"type": "boleto"}},
         field="subscriber.name"),
+    "subscriber address SMTP cannot carry": Case("POST", "/v1/subscriptions", {
+        "plan_id": "{open_plan}", "subscriber": {**SUBSCRIBER, "email": "zoë@example.com"}, "payment_method": {"type": "boleto"}},
+        field="subscriber.email"),
     "country that does not exist": Case("POST", "/v1/subscriptions", {
         "plan_id": "{open_plan}", "subscriber": {**SUBSCRIBER, "country": "XX"}, "payment_method": {"type": "boleto"}},
         field="subscriber.country"),
