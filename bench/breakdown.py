@@ -180,7 +180,7 @@ def commands(stack: Stack) -> Section:
         phases.wrap(events, "load", "load", "events.load")
         phases.wrap(events.recorder, "select_events", "select_events", "recorder.select_events (SQL)", 1)
         phases.wrap(events.mapper, "to_domain_event", "decode", "mapper.to_domain_event", 1)
-        phases.wrap(gateway, "describe_token", "describe_token", "gateway.describe_token (SQL)")
+        phases.wrap(gateway, "prepare_card", "prepare_card", "gateway.prepare_card (SQL)")
         phases.wrap(events, "store", "store", "events.store")
         phases.wrap(events.mapper, "to_stored_event", "encode", "mapper.to_stored_event", 1)
         phases.wrap(events.recorder, "insert_events", "insert_events", "recorder.insert_events (SQL)", 1)

@@ -3,19 +3,34 @@ services here, and nothing below (commands, projections, consumers) knows which 
 
 from __future__ import annotations
 
+import logging
+
 from recur.commands.clock import Clock, SandboxClock, SystemClock
 from recur.commands.event_store import open_event_store
 from recur.commands.gateway import PaymentGateway
 from recur.commands.services import Services
 from recur.db import Database
-from recur.gateways.sandbox import SandboxGateway
 from recur.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def build_services(settings: Settings, database_url: str, pool_size: int = 4) -> Services:
-    """The sandbox gateway is the only one recur ships today; another provider's adapter implements the same
-    port (recur.commands.gateway.PaymentGateway) and is chosen here."""
     db = Database(database_url, size=pool_size)
     clock: Clock = SandboxClock(db) if settings.sandbox else SystemClock()
-    gateway: PaymentGateway = SandboxGateway(db)
-    return Services(settings, open_event_store(database_url, pool_size), db, clock, gateway)
+    return Services(settings, open_event_store(database_url, pool_size), db, clock, build_gateway(settings, db))
+
+
+def build_gateway(settings: Settings, db: Database) -> PaymentGateway:
+    """RECUR_GATEWAY's adapter: the sandbox (test cards, its state in PostgreSQL) or Stripe (settings checked the key)."""
+    if settings.gateway == "stripe":
+        from recur.gateways.stripe import StripeGateway
+
+        assert settings.stripe_api_key, "Settings.from_env refuses stripe without a key"
+        if not settings.stripe_webhook_secret:
+            log.warning("RECUR_STRIPE_WEBHOOK_SECRET is not set: POST /v1/gateway-events/stripe refuses every event, so refunds "
+                        "and disputes made in Stripe's dashboard are not recorded")
+        return StripeGateway(db, settings.stripe_api_key, settings.stripe_api_base, settings.stripe_webhook_secret)
+    from recur.gateways.sandbox import SandboxGateway
+
+    return SandboxGateway(db)

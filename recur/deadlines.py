@@ -51,6 +51,23 @@ def answer_within(seconds: float | None) -> Iterator[None]:
         _deadline.reset(token)
 
 
+@contextlib.contextmanager
+def waiting_elsewhere() -> Iterator[None]:
+    """Time spent waiting on something other than the database (a payment gateway's answer) is not database time:
+    inside the block there is no deadline, and after it the database gets back the allowance it had left."""
+    deadline = _deadline.get()
+    if deadline is None:
+        yield
+        return
+    left = deadline - time.monotonic()
+    token = _deadline.set(None)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+        _deadline.set(time.monotonic() + left)
+
+
 def start_deadline(seconds: float | None) -> object:
     """For frameworks that open and close in separate hooks (Flask's before/teardown_request)."""
     return _deadline.set(None if seconds is None else time.monotonic() + seconds)

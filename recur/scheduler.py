@@ -9,7 +9,10 @@ session advisory lock per subscription keeps two of them off the same subscripti
 moment, and the aggregate guard plus gateway idempotency make even a double visit harmless.
 
 A subscription whose billing raises is recorded and set aside for a backoff (scheduler_failures),
-so one broken subscription neither stops the others nor is retried every second forever.
+so one broken subscription neither stops the others nor is retried every second forever. A payment
+gateway that does not answer is one such case, and an expected one: a charge whose outcome is unknown
+stays in flight (nothing is recorded) and is settled by the first pass after the backoff that gets an
+answer, with the same idempotency key.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import psycopg2
 
 from recur.commands import scheduler_failures
 from recur.commands.billing import bill_subscription
+from recur.commands.gateway import GatewayUnavailableError
 from recur.commands.services import Services
 from recur.domain.actor import system_actor
 from recur.projections.lag import wait_until_caught_up
@@ -81,6 +85,11 @@ def run_due(services: Services, now: datetime | None = None, limit: int = 1000) 
                 report.billed += 1
                 if failed_before:
                     recovered.append(subscription_id)
+            except GatewayUnavailableError as error:
+                report.errors += 1
+                log.warning("billing subscription %s: %s; a charge in flight stays in flight, and the subscription is set aside "
+                            "for a backoff, then retried with the same key", subscription_id, error)
+                _set_aside(services, subscription_id, error)
             except Exception as error:
                 report.errors += 1
                 log.exception("billing subscription %s failed; it is set aside for a backoff, then retried", subscription_id)

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+GATEWAYS = ("sandbox", "stripe")
+STRIPE_API_BASE = "https://api.stripe.com"
+
+
+class SettingsError(ValueError):
+    """A setting that cannot work: recur refuses to start with it rather than fail at the first charge."""
 
 
 @dataclass(frozen=True)
@@ -22,6 +29,14 @@ class Settings:
     kafka_embedded: bool = False
     # The envelope and From address of every message; subscriber mail shows the producer's name beside it.
     mail_from: str = "recur <no-reply@recur.localhost>"
+    # Which payment gateway adapter recur.bootstrap builds: the sandbox's test cards, or Stripe.
+    gateway: str = "sandbox"
+    # Secrets are kept out of repr(): a settings object that lands in a log line must not carry them.
+    stripe_api_key: str | None = field(default=None, repr=False)
+    # Where the Stripe SDK sends its requests: Stripe's own API unless a test points it at a local server.
+    stripe_api_base: str = STRIPE_API_BASE
+    # Signs the events Stripe posts to /v1/gateway-events/stripe (the endpoint's `whsec_...`).
+    stripe_webhook_secret: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -36,6 +51,10 @@ class Settings:
             data_dir=Path(env.get("RECUR_DATA_DIR") or ".recur").resolve(),
             kafka_embedded=env.get("RECUR_KAFKA_EMBEDDED", "") == "1",
             mail_from=env.get("RECUR_MAIL_FROM") or cls.mail_from,
+            gateway=checked_gateway(env),
+            stripe_api_key=env.get("RECUR_STRIPE_API_KEY") or None,
+            stripe_api_base=(env.get("RECUR_STRIPE_API_BASE") or STRIPE_API_BASE).rstrip("/"),
+            stripe_webhook_secret=env.get("RECUR_STRIPE_WEBHOOK_SECRET") or None,
         )
 
     def with_(self, **changes: object) -> Settings:
@@ -57,7 +76,25 @@ class Settings:
         if self.smtp_url:
             env["RECUR_SMTP_URL"] = self.smtp_url
         env["RECUR_MAIL_FROM"] = self.mail_from
+        env["RECUR_GATEWAY"] = self.gateway
+        env["RECUR_STRIPE_API_BASE"] = self.stripe_api_base
+        if self.stripe_api_key:
+            env["RECUR_STRIPE_API_KEY"] = self.stripe_api_key
+        if self.stripe_webhook_secret:
+            env["RECUR_STRIPE_WEBHOOK_SECRET"] = self.stripe_webhook_secret
         return env
+
+
+def checked_gateway(env: dict[str, str]) -> str:
+    """RECUR_GATEWAY, refused at once when it cannot work: a recur started with stripe and no key would take
+    subscriptions and then fail at every charge."""
+    gateway = (env.get("RECUR_GATEWAY") or "sandbox").strip().lower()
+    if gateway not in GATEWAYS:
+        raise SettingsError(f"RECUR_GATEWAY must be one of {', '.join(GATEWAYS)}, not {gateway!r}")
+    if gateway == "stripe" and not env.get("RECUR_STRIPE_API_KEY"):
+        raise SettingsError("RECUR_GATEWAY=stripe needs RECUR_STRIPE_API_KEY: the secret key (sk_live_..., or sk_test_... "
+                            "in Stripe's test mode) or a restricted key (rk_...) from the Stripe dashboard")
+    return gateway
 
 
 def generate_admin_token() -> str:

@@ -12,10 +12,21 @@ from recur import logs
 from recur.cli.notifications import notifications
 from recur.cli.operators import contract, kafka
 from recur.cli.projections import projections
-from recur.settings import Settings, generate_admin_token
+from recur.settings import Settings, SettingsError, generate_admin_token
 
 
-@click.group(help="recur: event-sourced subscription billing. Settings come from RECUR_* environment variables.")
+class RecurCommands(click.Group):
+    """Every command reads the settings first: one that cannot work (RECUR_GATEWAY=stripe without its key) stops it
+    there, with the reason and exit code 1, before anything starts."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except SettingsError as error:
+            raise click.ClickException(str(error)) from None
+
+
+@click.group(cls=RecurCommands, help="recur: event-sourced subscription billing. Settings come from RECUR_* environment variables.")
 def main() -> None:
     pass
 

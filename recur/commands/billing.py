@@ -3,6 +3,13 @@
 Never twice: the attempt is recorded before the gateway is called (only one process can record
 it), the gateway is called with the attempt's idempotency key (a second call returns the first
 result), and the result is accepted only for the attempt still awaiting it.
+
+No answer is not a refusal: when the gateway cannot say what became of a charge (a timeout, a
+connection error, a 5xx: GatewayOutcomeUnknown), nothing is recorded and the attempt stays in
+flight. The billing scheduler meets it again (an attempt in flight is due work), calls the gateway
+with the same key, and the gateway answers from what it finds under that key instead of charging
+anew; while the gateway stays silent, the scheduler sets the subscription aside with a growing
+backoff (recur/commands/scheduler_failures.py).
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ from __future__ import annotations
 import logging
 
 from recur.commands.event_store import ConcurrentModificationError
-from recur.commands.gateway import BoletoResult, ChargeResult
+from recur.commands.gateway import BoletoResult, ChargeResult, GatewayOutcomeUnknown
 from recur.commands.services import Services
 from recur.domain.actor import Actor
 from recur.domain.subscription import ChargeRequest, Subscription
@@ -25,7 +32,8 @@ def call_gateway(services: Services, sub_id: str, request: ChargeRequest) -> Cha
     if request.method == "boleto":
         return services.gateway.issue_boleto(request.key, sub_id, request.amount.amount, request.amount.currency)
     assert request.token is not None
-    return services.gateway.charge_card(request.key, request.token, request.amount.amount, request.amount.currency)
+    return services.gateway.charge_card(request.key, request.token, request.amount.amount, request.amount.currency,
+                                        subscription_id=sub_id)
 
 
 def finish_charge(
@@ -60,6 +68,18 @@ def finish_charge(
         except ConcurrentModificationError:
             continue
     raise ConcurrentModificationError(f"could not record the result of {request.key}")
+
+
+def charge_now_or_leave_in_flight(
+    services: Services, sub_id: str, request: ChargeRequest, actor: Actor, saved: Subscription | None = None
+) -> Subscription:
+    """finish_charge for a client waiting on an answer (a subscription starting, a reprocess): when the gateway's answer
+    is unknown, the subscription is answered as it is, its charge in flight, and the billing scheduler settles it."""
+    try:
+        return finish_charge(services, sub_id, request, actor, saved)
+    except GatewayOutcomeUnknown as unknown:
+        log.warning("charge %s: outcome unknown (%s); the attempt stays in flight for the scheduler to settle", request.key, unknown)
+        return saved if saved is not None else services.events.load(sub_id, Subscription)
 
 
 def bill_subscription(services: Services, sub_id: str, actor: Actor) -> Subscription:

@@ -11,9 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 from recur.commands import credentials
-from recur.commands.billing import finish_charge
+from recur.commands.billing import charge_now_or_leave_in_flight
 from recur.commands.catalog import owned
 from recur.commands.event_store import ConcurrentModificationError, NotFoundError
+from recur.commands.gateway import CardHolder, CardRefusedError, UnknownCardTokenError
 from recur.commands.services import Services
 from recur.commands.versions import ANY_VERSION, Expected, check_version
 from recur.domain.actor import Actor
@@ -41,15 +42,22 @@ def terms_of(services: Services, plan: Plan, offer_id: str | None, installments:
     return PlanTerms(str(plan.id), offer_id, price, plan.periodicity, installments, plan.policy, plan.renewal_reminder_days)
 
 
-def payment_method_of(services: Services, fields: dict[str, Any]) -> dict[str, Any]:
+def payment_method_of(services: Services, fields: dict[str, Any], subscriber: dict[str, Any],
+                      replacing: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The payment method to keep, made ready by the gateway: a card is prepared for charges without the subscriber
+    present (at Stripe: attached to the subscriber's customer, the one of the card it replaces if any)."""
+    if fields["type"] not in services.gateway.payment_methods:
+        raise RuleViolationError(f"{fields['type']} is not available with this payment gateway (RECUR_GATEWAY): pay by "
+                                 f"{' or '.join(sorted(services.gateway.payment_methods))}", "payment_method.type")
     if fields["type"] == "boleto":
         return {"type": "boleto"}
-    from recur.commands.gateway import UnknownCardTokenError
-
+    holder = CardHolder(str(subscriber["name"]), str(subscriber["email"]))
     try:
-        card = services.gateway.describe_token(fields["card_token"])
-    except UnknownCardTokenError:
-        raise RuleViolationError("unknown card token: create one with POST /v1/sandbox/card-tokens", "payment_method.card_token") from None
+        card = services.gateway.prepare_card(fields["card_token"], holder, (replacing or {}).get("token"))
+    except UnknownCardTokenError as error:
+        raise RuleViolationError(str(error), "payment_method.card_token") from None
+    except CardRefusedError as error:
+        raise RuleViolationError(f"the card was refused ({error.reason}): {error.message}", "payment_method.card_token") from None
     return {"type": "card", "token": card.token, "brand": card.brand, "last4": card.last4}
 
 
@@ -71,7 +79,7 @@ def start_subscription(services: Services, caller: str | None, fields: dict[str,
         terms=terms,
         trial_days=plan.trial_days,
         subscriber=fields["subscriber"],
-        payment_method=payment_method_of(services, fields["payment_method"]),
+        payment_method=payment_method_of(services, fields["payment_method"], fields["subscriber"]),
         subscriber_token_hash=secret.hash,
         at=now,
         actor=actor,
@@ -79,7 +87,7 @@ def start_subscription(services: Services, caller: str | None, fields: dict[str,
     request = sub.begin_charge(now, actor)
     services.events.store(sub)
     if request is not None:
-        sub = finish_charge(services, str(sub.id), request, actor, saved=sub)
+        sub = charge_now_or_leave_in_flight(services, str(sub.id), request, actor, saved=sub)
     return sub, secret.credential(sub.id)
 
 
@@ -128,7 +136,8 @@ def change_plan(services: Services, sub_id: str, caller: str | None, plan_id: st
 
 def change_payment_method(services: Services, sub_id: str, caller: str | None, fields: dict[str, Any], actor: Actor,
                           expected: Expected = ANY_VERSION) -> Subscription:
-    method = payment_method_of(services, fields)
+    current: Subscription = owned(services, sub_id, Subscription, caller)
+    method = payment_method_of(services, fields, current.subscriber, current.payment_method)
     return mutate(services, sub_id, caller, lambda sub: sub.change_payment_method(method, services.clock.now(), actor), expected)
 
 
@@ -146,4 +155,4 @@ def reprocess(services: Services, sub_id: str, caller: str | None, actor: Actor,
     request = requests[-1]
     if request is None:
         return sub
-    return finish_charge(services, sub_id, request, actor)
+    return charge_now_or_leave_in_flight(services, sub_id, request, actor)

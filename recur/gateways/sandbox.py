@@ -6,63 +6,26 @@ number only passes through `tokenize` (Luhn check, brand, last 4) and is never s
 
 from __future__ import annotations
 
-import json
 import secrets
-from importlib import resources
 
-from recur.commands.gateway import BoletoResult, CardToken, ChargeResult, IssuedBoleto, UnknownCardTokenError
-from recur.db import Database
-
-TEST_CARDS: dict[str, str] = {
-    number: outcome
-    for number, outcome in json.loads(resources.files("recur.gateways").joinpath("sandbox_test_cards.json").read_text()).items()
-    if not number.startswith("_")
-}
-OUTCOMES = frozenset(
-    {
-        "approved",
-        "card_declined",
-        "insufficient_funds",
-        "stolen_card",
-        "lost_card",
-        "expired_card",
-        "invalid_account",
-        "processing_error",
-        "do_not_honor",
-    }
+from recur.commands.gateway import (
+    BoletoResult,
+    CardHolder,
+    CardToken,
+    ChargeResult,
+    GatewayNotice,
+    IssuedBoleto,
+    NotThisGatewayError,
+    UnknownCardTokenError,
 )
-
-
-class InvalidCardNumberError(ValueError):
-    pass
-
-
-def luhn_valid(number: str) -> bool:
-    if not number.isdigit() or not 12 <= len(number) <= 19:
-        return False
-    total = 0
-    for i, ch in enumerate(reversed(number)):
-        d = int(ch)
-        if i % 2 == 1:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
-def card_brand(number: str) -> str:
-    if number.startswith("4"):
-        return "visa"
-    if number[:2] in {"51", "52", "53", "54", "55"} or 2221 <= int(number[:4]) <= 2720:
-        return "mastercard"
-    if number[:2] in {"34", "37"}:
-        return "amex"
-    if number.startswith(("636368", "438935", "504175", "451416", "636297", "5067", "4576", "4011")):
-        return "elo"
-    return "unknown"
+from recur.commands.sandbox_test_cards import TEST_CARDS, InvalidCardNumberError, card_brand, luhn_valid
+from recur.db import Database
 
 
 class SandboxGateway:
     """The PaymentGateway port over the sandbox's tables, plus what only a sandbox offers: test cards and outcome queues."""
+
+    payment_methods = frozenset({"card", "boleto"})
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -84,6 +47,13 @@ class SandboxGateway:
             raise UnknownCardTokenError(token)
         return CardToken(token, row[0], row[1])
 
+    def prepare_card(self, card_token: str, holder: CardHolder, replacing: str | None = None) -> CardToken:
+        """A sandbox token is ready as it is: the sandbox keeps no customers."""
+        try:
+            return self.describe_token(card_token)
+        except UnknownCardTokenError:
+            raise UnknownCardTokenError("unknown card token: create one with POST /v1/sandbox/card-tokens") from None
+
     def queue_outcomes(self, token: str, outcomes: list[str]) -> None:
         with self.db.transaction() as cur:
             cur.execute("SELECT 1 FROM sandbox_cards WHERE token = %s", (token,))
@@ -92,7 +62,7 @@ class SandboxGateway:
             for outcome in outcomes:
                 cur.execute("INSERT INTO sandbox_outcomes (token, outcome) VALUES (%s, %s)", (token, outcome))
 
-    def charge_card(self, idempotency_key: str, token: str, amount: int, currency: str) -> ChargeResult:
+    def charge_card(self, idempotency_key: str, token: str, amount: int, currency: str, *, subscription_id: str) -> ChargeResult:
         """Charge once per key. The outcome is popped from the card's queue (or its default) in the
         same transaction that writes the ledger row, so concurrent calls with one key agree."""
         with self.db.transaction() as cur:
@@ -152,3 +122,7 @@ class SandboxGateway:
             cur.execute("UPDATE sandbox_boletos SET paid_at = coalesce(paid_at, now()) WHERE id = %s RETURNING id", (boleto_id,))
             if cur.fetchone():
                 cur.execute("UPDATE gateway_charges SET outcome = 'paid' WHERE boleto_id = %s", (boleto_id,))
+
+    def read_notice(self, source: str, payload: bytes, signature: str | None) -> GatewayNotice:
+        """The sandbox posts no events: the bank's boleto reports come through the sandbox routes."""
+        raise NotThisGatewayError(f"the gateway in use is the sandbox, not {source}")

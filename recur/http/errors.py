@@ -14,6 +14,7 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from recur.commands.event_store import ConcurrentModificationError, NotFoundError
+from recur.commands.gateway import GatewayUnavailableError
 from recur.commands.versions import StaleVersionError
 from recur.deadlines import DatabaseDeadlineExceeded
 from recur.domain.errors import InvalidStateError, RuleViolationError
@@ -92,6 +93,11 @@ def register_error_handlers(app: Flask) -> None:
         if status in (400, 415):
             return problem(400, "malformed-request", "Malformed request", "the body must be valid JSON (Content-Type: application/json)")
         return problem(status, (error.name or "error").lower().replace(" ", "-"), error.name or "Error", error.description or "")
+
+    @app.errorhandler(GatewayUnavailableError)
+    def on_gateway_unavailable(error: GatewayUnavailableError) -> Response:
+        log.warning("payment gateway: %s", error)  # the adapter's words: they never quote a secret
+        return dependency_down("the payment gateway did not answer: retry shortly")
 
     @app.errorhandler(Exception)
     def on_unexpected(error: Exception) -> Response:

@@ -105,6 +105,8 @@ TAGS = {
     "Sandbox": "Test cards, outcome queues, boleto payments, the shared clock and the outbox of the local SMTP sink (only "
     "with RECUR_SANDBOX=1). Card tokens need no credentials; everything else is for the admin.",
     "Operations": "Health, readiness, billing runs, metrics and this documentation.",
+    "Gateway events": "What payment gateways post to recur (webhooks): no bearer credentials, each event verified by the "
+    "gateway's own signature.",
 }
 BLUEPRINT_TAGS = {
     "catalog": "Catalog",
@@ -113,6 +115,7 @@ BLUEPRINT_TAGS = {
     "report_schedules": "Reports",
     "dashboard_page": "Dashboard page",
     "sandbox": "Sandbox",
+    "gateway_events": "Gateway events",
 }
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}  # RFC 9110: every other method may change something
 
@@ -211,6 +214,8 @@ def responses(op: Route, rule: Rule, method: str, described: bool) -> dict[str, 
         answers["422"] = PROBLEMS["422"][0]
     if v1 or rule.endpoint == "operations.readyz":
         answers["503"] = PROBLEMS["503"][0]
+    for status in op.problems:
+        answers[str(status)] = PROBLEMS[str(status)][0]
     return answers
 
 

@@ -6,9 +6,10 @@
         return commands.define_plan(services(), product_id, caller.scope, body, caller.actor())
 
 From those lines the route checks the credentials, loads and validates the body and the query string with their
-marshmallow schemas, hands the view what it names among `caller`, `body`, `query` and `expected` (the versions an
-If-Match accepts), and dumps whatever the view returns through the response schema, with the declared status,
-the ETag of the aggregate's `version` and the `Location` of what a 201 created. The OpenAPI document
+marshmallow schemas, hands the view what it names among `caller`, `body`, `query`, `expected` (the versions an
+If-Match accepts) and `raw_body` (the body's bytes exactly as received, for a signature computed over them; the
+`body` declared beside it then only documents it), and dumps whatever the view returns through the response schema,
+with the declared status, the ETag of the aggregate's `version` and the `Location` of what a 201 created. The OpenAPI document
 (recur/http/openapi.py) is generated from the same declarations, so what is served and what is published cannot
 drift apart. A view may still return a ready Response (a file, a problem, an HTML page): it is sent as it is.
 
@@ -37,7 +38,7 @@ ADMIN, PRODUCER, ANY_CALLER = ("admin",), ("producer", "admin"), ("producer", "a
 DASHBOARD_SESSION = "dashboardSession"  # the dashboard page's cookie, not a bearer token
 JSON = "application/json"
 ROUTE_ATTRIBUTE = "route"
-INJECTED = ("caller", "body", "query", "expected")
+INJECTED = ("caller", "body", "query", "expected", "raw_body")
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class Route:
     etag: bool = False  # the answer is an aggregate: its version is the ETag
     if_match: bool = False  # the view takes `expected` and the command refuses a stale version (412)
     session: bool = False  # needs the dashboard page's session cookie
+    problems: tuple[int, ...] = ()  # problem statuses the generic rules do not give it (a public route's 401, a 404 without ids)
 
     @property
     def security(self) -> tuple[str, ...]:
@@ -88,6 +90,8 @@ def route(add_rule: Callable[..., Any], rule: str, tag: str, summary: str, **dec
                 given["query"] = load_query(query_schema)
             if "expected" in wanted:
                 given["expected"] = expected_version()
+            if "raw_body" in wanted:
+                given["raw_body"] = request.get_data()
             result = view(**path, **{name: given[name] for name in wanted if name in given})
             if answer_schema is None or isinstance(result, Response):
                 return result

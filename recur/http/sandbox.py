@@ -17,8 +17,8 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from recur.commands.billing import pay_boleto
 from recur.commands.clock import SystemClock
 from recur.commands.gateway import CardToken, UnknownCardTokenError
+from recur.commands.sandbox_test_cards import OUTCOMES, TEST_CARDS, InvalidCardNumberError, SandboxCards
 from recur.domain.subscription import Subscription
-from recur.gateways.sandbox import OUTCOMES, TEST_CARDS, InvalidCardNumberError, SandboxGateway
 from recur.http.context import services
 from recur.http.errors import ApiError, not_found
 from recur.http.fields import StrictBoolean, Text
@@ -64,10 +64,10 @@ class AdvanceSchema(Schema):
             raise ValidationError("give either to, or days/hours", "to")
 
 
-def sandbox_gateway() -> SandboxGateway:
+def sandbox_gateway() -> SandboxCards:
     """Test cards and outcome queues exist only where the sandbox gateway is the one in use."""
     gateway = services().gateway
-    if not isinstance(gateway, SandboxGateway):
+    if not isinstance(gateway, SandboxCards):
         raise not_found()
     return gateway
 

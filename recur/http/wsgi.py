@@ -9,12 +9,15 @@ from flask import Flask
 
 from recur.bootstrap import build_services
 from recur.logs import configure_logging
-from recur.settings import Settings
+from recur.settings import Settings, SettingsError
 
 
 def create() -> Flask:
     configure_logging("api")
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        raise SystemExit(str(error)) from None
     if not settings.database_url:
         raise SystemExit("RECUR_DATABASE_URL is not set: start recur with `recur up`, which sets it")
     from recur import deadlines

@@ -47,6 +47,8 @@ WORDS = {
             "invalid_account": "O banco emissor informou que este cartão não pode mais ser usado.",
             "card_not_supported": "Este cartão não aceita este tipo de cobrança.",
             "processing_error": "Houve uma falha técnica ao processar o pagamento, e nenhum valor foi cobrado.",
+            "authentication_required": "O banco emissor pediu que você confirme o pagamento pessoalmente, o que uma cobrança "
+            "automática não pode fazer; cadastre o cartão novamente, confirmando-o quando o banco pedir.",
             "boleto_expired": "O boleto venceu sem que o pagamento fosse identificado.",
         },
         generic_decline="O pagamento não foi aprovado.",
@@ -69,6 +71,8 @@ WORDS = {
             "invalid_account": "Your card issuer reported that this card can no longer be used.",
             "card_not_supported": "This card does not support this type of payment.",
             "processing_error": "A technical error occurred while processing the payment, and you were not charged.",
+            "authentication_required": "Your card issuer asked you to confirm the payment yourself, which an automatic charge "
+            "cannot do; add your card again and confirm it when your bank asks.",
             "boleto_expired": "The boleto expired before a payment was recorded.",
         },
         generic_decline="The payment was not approved.",

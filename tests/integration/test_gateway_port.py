@@ -8,18 +8,20 @@ from typing import Any
 
 from recur.commands import catalog, subscriptions
 from recur.commands.billing import pay_boleto
-from recur.commands.gateway import BoletoResult, CardToken, ChargeResult, IssuedBoleto
+from recur.commands.gateway import BoletoResult, CardHolder, CardToken, ChargeResult, GatewayNotice, IssuedBoleto, NotThisGatewayError
 from recur.domain.actor import Actor
 
 
 class BankOfElsewhere:
     """A gateway that keeps its boletos to itself: nothing of it is in the sandbox's tables."""
 
+    payment_methods = frozenset({"card", "boleto"})
+
     def __init__(self) -> None:
         self.issued: dict[str, IssuedBoleto] = {}
         self.paid: list[str] = []
 
-    def charge_card(self, idempotency_key: str, token: str, amount: int, currency: str) -> ChargeResult:
+    def charge_card(self, idempotency_key: str, token: str, amount: int, currency: str, *, subscription_id: str) -> ChargeResult:
         return ChargeResult(True, "ch_elsewhere")
 
     def issue_boleto(self, idempotency_key: str, subscription_id: str, amount: int, currency: str) -> BoletoResult:
@@ -27,14 +29,17 @@ class BankOfElsewhere:
         self.issued[boleto_id] = IssuedBoleto(boleto_id, subscription_id)
         return BoletoResult(boleto_id, "0" * 47)
 
-    def describe_token(self, token: str) -> CardToken:
-        return CardToken(token, "visa", "4242")
+    def prepare_card(self, card_token: str, holder: CardHolder, replacing: str | None = None) -> CardToken:
+        return CardToken(card_token, "visa", "4242")
 
     def boleto(self, boleto_id: str) -> IssuedBoleto | None:
         return self.issued.get(boleto_id)
 
     def mark_boleto_paid(self, boleto_id: str) -> None:
         self.paid.append(boleto_id)
+
+    def read_notice(self, source: str, payload: bytes, signature: str | None) -> GatewayNotice:
+        raise NotThisGatewayError(source)
 
 
 def test_a_boleto_issued_by_any_gateway_is_paid_through_that_gateway(recur: Any) -> None:

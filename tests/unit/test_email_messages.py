@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from jinja2 import UndefinedError
 
+from recur.commands.sandbox_test_cards import OUTCOMES
 from recur.domain.money import Money
 from recur.domain.retry import HARD_DECLINES
-from recur.gateways.sandbox import OUTCOMES
 from recur.notifications.messages import KINDS, LOCALES, TEMPLATE_SUFFIXES, Attachment, Rendered, compose, locale_for
 from recur.notifications.rendering import render
 

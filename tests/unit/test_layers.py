@@ -71,6 +71,27 @@ def test_only_the_sandbox_adapter_knows_the_sandbox_gateways_tables() -> None:
     assert knowing == {"gateways/sandbox.py"}
 
 
+def imported_modules(path: Path) -> set[str]:
+    """Every module a file imports, wherever the import stands (`from recur import gateways` is `recur.gateways`)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def test_only_the_bootstrap_imports_a_payment_gateway_adapter() -> None:
+    """Billing, the HTTP layer, the workers and the CLI know the port (recur.commands.gateway) and never which gateway
+    runs: recur.bootstrap builds the adapter RECUR_GATEWAY names, and the adapters import each other at most."""
+    importing = {str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py")
+                 if path.parent != PACKAGE / "gateways"
+                 and any(name == "recur.gateways" or name.startswith("recur.gateways.") for name in imported_modules(path))}
+    assert importing == {"bootstrap.py"}
+
+
 def test_services_carry_the_payment_gateway_port_not_an_adapter() -> None:
     from typing import get_type_hints
 

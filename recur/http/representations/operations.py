@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from recur.gateways.sandbox import OUTCOMES
+from recur.commands.sandbox_test_cards import OUTCOMES
 from recur.http.representations.kit import instant, representation, text
 
 
