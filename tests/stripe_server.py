@@ -13,15 +13,19 @@ make it behave as Stripe's documentation says rather than to make a test pass:
 
 from __future__ import annotations
 
+import http.client
 import os
 import pickle
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any
 
@@ -80,6 +84,70 @@ class LocalStripe:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+class LossyLink:
+    """A loopback HTTP relay between recur and localstripe that can lose one answer: the request reaches the server,
+    which acts on it, and its answer is held until recur has given up waiting (its read timeout), then the connection
+    is dropped. That is the charge whose outcome recur cannot know: made at Stripe, unheard of at recur."""
+
+    def __init__(self, target: str) -> None:
+        self.target = urllib.parse.urlsplit(target)
+        self.armed: tuple[str, str] | None = None
+        self.released = threading.Event()
+        self.lost: list[str] = []
+        link = self
+
+        class Relay(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                link.forward(self)
+
+            def do_POST(self) -> None:  # noqa: N802
+                link.forward(self)
+
+            def do_DELETE(self) -> None:  # noqa: N802
+                link.forward(self)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Relay)
+        self.thread = threading.Thread(target=self.server.serve_forever, name="lossy-link", daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def lose_next_answer(self, method: str, path: str) -> None:
+        self.armed = (method, path)
+
+    def forward(self, handler: BaseHTTPRequestHandler) -> None:
+        body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+        upstream = http.client.HTTPConnection(self.target.hostname or "127.0.0.1", self.target.port or 80, timeout=30)
+        headers = {name: value for name, value in handler.headers.items() if name.lower() not in ("host", "connection")}
+        upstream.request(handler.command, handler.path, body=body, headers=headers)
+        answer = upstream.getresponse()
+        payload = answer.read()
+        upstream.close()
+        if self.armed == (handler.command, urllib.parse.urlsplit(handler.path).path):
+            self.armed = None
+            self.lost.append(handler.path)
+            self.released.wait(timeout=10)  # recur times out meanwhile; then the connection drops with no answer
+            handler.close_connection = True
+            return
+        handler.send_response(answer.status)
+        for name, value in answer.getheaders():
+            if name.lower() not in ("transfer-encoding", "connection", "content-length"):
+                handler.send_header(name, value)
+        handler.send_header("Content-Length", str(len(payload)))
+        handler.end_headers()
+        handler.wfile.write(payload)
+
+    def close(self) -> None:
+        self.released.set()
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def serve(port: int, state_file: Path) -> None:
