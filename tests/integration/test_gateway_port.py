@@ -7,9 +7,18 @@ import secrets
 from typing import Any
 
 from recur.commands import catalog, subscriptions
-from recur.commands.billing import pay_boleto
-from recur.commands.gateway import BoletoResult, CardHolder, CardToken, ChargeResult, GatewayNotice, IssuedBoleto, NotThisGatewayError
-from recur.domain.actor import Actor
+from recur.commands.billing import bill_subscription, pay_boleto
+from recur.commands.gateway import (
+    BoletoResult,
+    CardHolder,
+    CardToken,
+    ChargeResult,
+    GatewayNotice,
+    GatewayOutcomeUnknown,
+    IssuedBoleto,
+    NotThisGatewayError,
+)
+from recur.domain.actor import Actor, system_actor
 
 
 class BankOfElsewhere:
@@ -60,3 +69,37 @@ def test_a_boleto_issued_by_any_gateway_is_paid_through_that_gateway(recur: Any)
     assert paid is not None and paid.status == "active"
     assert bank.paid == [boleto_id]
     assert pay_boleto(services, "never_issued", {"kind": "system", "id": "bank", "request_id": ""}) is None
+
+
+class SilentBank(BankOfElsewhere):
+    """A gateway whose answers never arrive: whether it charged is unknown."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[str] = []
+
+    def charge_card(self, idempotency_key: str, token: str, amount: int, currency: str, *, subscription_id: str) -> ChargeResult:
+        self.asked.append(idempotency_key)
+        raise GatewayOutcomeUnknown(f"no answer for {idempotency_key}")
+
+
+def test_a_first_charge_with_no_answer_leaves_the_subscription_pending_its_attempt_in_flight_until_an_answer_settles_it(
+    recur: Any,
+) -> None:
+    silent = SilentBank()
+    services = dataclasses.replace(recur.services, gateway=silent)
+    actor = Actor(kind="admin", id="admin", request_id="")
+    producer, _ = catalog.register_producer(services, "Quiet Courses", "q@example.com", actor)
+    product = catalog.create_product(services, str(producer.id), "Course", actor)
+    plan = catalog.define_plan(services, str(product.id), None, {"name": "M", "periodicity": "monthly",
+                                                                "price": {"amount": 1000, "currency": "BRL"}}, actor)
+
+    sub, _ = subscriptions.start_subscription(services, None, {
+        "plan_id": str(plan.id), "subscriber": {"name": "B", "email": "b@example.com"},
+        "payment_method": {"type": "card", "card_token": "tok_elsewhere"}}, actor)
+
+    assert sub.status == "pending" and sub.inflight is not None and sub.retry is None  # not a refusal: nothing recorded
+    assert silent.asked == [sub.inflight.key]
+    answering = dataclasses.replace(recur.services, gateway=BankOfElsewhere())
+    settled = bill_subscription(answering, str(sub.id), system_actor())
+    assert settled.status == "active" and settled.inflight is None

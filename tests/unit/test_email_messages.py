@@ -17,6 +17,7 @@ from jinja2 import UndefinedError
 from recur.commands.sandbox_test_cards import OUTCOMES
 from recur.domain.money import Money
 from recur.domain.retry import HARD_DECLINES
+from recur.gateways.stripe_outcomes import REASONS as STRIPE_REASONS
 from recur.notifications.messages import KINDS, LOCALES, TEMPLATE_SUFFIXES, Attachment, Rendered, compose, locale_for
 from recur.notifications.rendering import render
 
@@ -31,8 +32,9 @@ ESCAPED_HOSTILE = "&lt;script&gt;alert(1)&lt;/script&gt;"
 # How each locale writes R$ 19,90 and 5 March 2027 (Babel separates the symbol with a no-break space in pt-BR).
 AMOUNT = {"pt-BR": "R$\xa019,90", "en": "R$19.90"}
 RENEWAL_DAY = {"pt-BR": "5 de março de 2027", "en": "March 5, 2027"}
-# Every decline code recur can receive: the sandbox's outcomes, the hard declines, an expired boleto.
-DECLINE_CODES = sorted((OUTCOMES - {"approved"}) | HARD_DECLINES | {"boleto_expired"})
+# Every decline code recur can receive: the sandbox's outcomes, the hard declines, Stripe's refusals in recur's words,
+# an expired boleto.
+DECLINE_CODES = sorted((OUTCOMES - {"approved"}) | HARD_DECLINES | set(STRIPE_REASONS.values()) | {"boleto_expired"})
 GENERIC_DECLINE = {"pt-BR": "O pagamento não foi aprovado.", "en": "The payment was not approved."}
 
 
