@@ -188,6 +188,13 @@ def test_boleto_through_stripe_is_a_422_on_the_payment_method_type_at_start_and_
         assert list(problem["errors"]) == ["payment_method.type"] and "boleto is not available" in problem["detail"]
 
 
+def test_the_sandbox_s_test_cards_are_not_there_with_stripe(on_stripe: StripeRecur, platform: Api) -> None:
+    card = {"number": APPROVED, "exp_month": 12, "exp_year": 2034, "cvc": "123"}
+
+    on_stripe.anonymous.post("/v1/sandbox/card-tokens", card, expect=404)
+    assert platform.get("/v1/sandbox/clock")["now"]  # the sandbox clock works with either gateway
+
+
 def test_a_card_declined_at_renewal_leaves_the_subscription_past_due_with_the_issuer_s_reason_on_the_same_customer(
     on_stripe: StripeRecur, seller: Api, platform: Api
 ) -> None:
