@@ -825,8 +825,8 @@ class Subscription(Aggregate):
     def record_refund_pending(self, refund_id: str, gateway_refund_id: str | None, at: datetime, actor: Actor) -> bool:
         """The gateway has not finished: the amount stays reserved and recur asks again later."""
         refund = self._refund_in_flight(refund_id)
-        if refund is None:
-            return False
+        if refund is None or (refund.status == "pending" and refund.recheck_at is not None and refund.recheck_at > at):
+            return False  # settled, or another process just heard the same answer
         self._refund_pending(
             refund_id=refund_id,
             gateway_refund_id=gateway_refund_id or refund.gateway_refund_id,
@@ -970,7 +970,9 @@ class Subscription(Aggregate):
     ) -> None:
         self.disputes[dispute_id] = Dispute(dispute_id, charge_id, Money(amount, currency), reason, at)
 
-    def record_dispute_closed(self, dispute_id: str, outcome: str, at: datetime, actor: Actor) -> bool:
+    def record_dispute_closed(
+        self, dispute_id: str, outcome: str, at: datetime, actor: Actor, *, gateway_charge_id: str | None = None
+    ) -> bool:
         """The issuer decided. A lost dispute is money gone back to the buyer, like a refund; False when already closed.
 
         A dispute closed before it was recorded as opened is refused (gateways do not promise order): the gateway
@@ -981,6 +983,8 @@ class Subscription(Aggregate):
         dispute = self.disputes.get(dispute_id)
         if dispute is None:
             raise InvalidStateError(f"dispute {dispute_id} was never opened on this subscription")
+        if gateway_charge_id is not None and self.paid_charges[dispute.charge_key].gateway_charge_id != gateway_charge_id:
+            raise RuleViolationError(f"dispute {dispute_id} is not about charge {gateway_charge_id}", "gateway_charge_id")
         if not dispute.open:
             return False
         self._dispute_closed(
