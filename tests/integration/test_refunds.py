@@ -59,11 +59,14 @@ def test_a_producer_refunds_the_last_charge_in_full_and_the_subscription_is_net_
     today = datetime.fromisoformat(admin.get("/v1/sandbox/clock")["now"]).date()
     (charge_id,) = sales_rows(recur, producer, today)  # the id producers see for the charge
 
-    made = producer.post(refunds_path(sub), {"reason": "requested by the buyer"}, expect=201)
+    answer = recur.client.post(refunds_path(sub), json={"reason": "requested by the buyer"},
+                               headers={"Authorization": f"Bearer {producer.token}"})
+    made = answer.get_json()
 
+    assert answer.status_code == 201
     assert (made["charge_id"], made["amount"], made["status"]) == (charge_id, {"amount": 4990, "currency": "BRL"}, "succeeded")
     assert made["id"] == f"{sub['id']}:r1" and made["reason"] == "requested by the buyer" and made["external"] is False
-    assert producer.get(f"{refunds_path(sub)}/{made['id']}") == made  # where its Location points
+    assert producer.get(answer.headers["Location"]) == made
     assert producer.get(refunds_path(sub))["items"] == [made]
     after = producer.get(f"/v1/subscriptions/{sub['id']}")
     assert (after["status"], after["total_paid"]["amount"], after["total_refunded"]["amount"]) == ("active", 0, 4990)
