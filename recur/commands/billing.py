@@ -18,6 +18,7 @@ import logging
 
 from recur.commands.event_store import ConcurrentModificationError
 from recur.commands.gateway import BoletoResult, ChargeResult, GatewayOutcomeUnknown
+from recur.commands.refund_settlement import settle_due_refunds
 from recur.commands.services import Services
 from recur.domain.actor import Actor
 from recur.domain.subscription import ChargeRequest, Subscription
@@ -83,7 +84,13 @@ def charge_now_or_leave_in_flight(
 
 
 def bill_subscription(services: Services, sub_id: str, actor: Actor) -> Subscription:
-    """Do everything due now on one subscription: housekeeping, a pending attempt, a due charge."""
+    """Do everything due now on one subscription: housekeeping, a pending attempt, a due charge, refunds whose
+    gateway answer is due (never recorded, or pending and due a recheck)."""
+    return settle_due_refunds(services, _bill_due_charge(services, sub_id, actor), actor)
+
+
+def _bill_due_charge(services: Services, sub_id: str, actor: Actor) -> Subscription:
+    """Housekeeping, a pending attempt, a due charge; returns the subscription as stored."""
     for _ in range(SAVE_TRIES_PER_BILLING_STEP):
         sub: Subscription = services.events.load(sub_id, Subscription)
         now = services.clock.now()

@@ -19,6 +19,15 @@ class ChargeResult:
 
 
 @dataclass(frozen=True)
+class RefundResult:
+    """The gateway's answer to a refund. `pending`: accepted, not finished (ask again later with the same key)."""
+
+    status: str  # succeeded | pending | failed
+    gateway_refund_id: str | None
+    reason: str | None = None  # why it failed
+
+
+@dataclass(frozen=True)
 class BoletoResult:
     boleto_id: str
     line: str
@@ -157,6 +166,15 @@ class PaymentGateway(Protocol):
 
     def mark_boleto_paid(self, boleto_id: str) -> None:
         """Record in the gateway's own books that the bank was paid (after recur recorded it)."""
+        ...
+
+    def refund(self, idempotency_key: str, charge_id: str, amount: int, currency: str) -> RefundResult:
+        """Refund `amount` of a charge the gateway made (`charge_id`: its own id, `boleto:<id>` for a paid boleto).
+
+        Once per key, never twice: a repeat returns the first result, except that a refund answered `pending` is
+        answered with how it stands now (still pending, or succeeded or failed once the gateway finished it).
+        A refusal (more than is left of the charge, a charge it cannot refund) is a `failed` result, not an error.
+        """
         ...
 
     def read_notice(self, source: str, payload: bytes, signature: str | None) -> GatewayNotice:

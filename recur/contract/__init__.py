@@ -6,8 +6,8 @@ rebuild, the HTTP history and the docs all read the same declarations.
 
 - topics.py: topic names, which aggregate publishes where.
 - fields.py, values.py: field kinds and shared value objects (money, plan terms, ...).
-- subscription_events.py, subscription_changes.py, subscription_notices.py, catalog_events.py: one schema
-  per event.
+- subscription_events.py, subscription_changes.py, subscription_notices.py, subscription_refunds.py,
+  catalog_events.py: one schema per event.
 - registry.py / events.py: `CONTRACT`, which internal event class each schema publishes, its version,
   its private fields, and the check that the two still agree (`drift`).
 - envelope.py: the JSON envelope and CloudEvents headers around the data.

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from recur.contract import catalog_events, subscription_changes, subscription_events, subscription_notices
+from recur.contract import catalog_events, subscription_changes, subscription_events, subscription_notices, subscription_refunds
 from recur.contract.registry import CONTRACT, ContractViolationError, EventContract, NotInContractError
 
-DECLARATIONS = (subscription_events, subscription_changes, subscription_notices, catalog_events)
+DECLARATIONS = (subscription_events, subscription_changes, subscription_notices, subscription_refunds, catalog_events)
 
 __all__ = ["CONTRACT", "DECLARATIONS", "ContractViolationError", "EventContract", "NotInContractError"]

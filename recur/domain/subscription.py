@@ -15,6 +15,11 @@ Time-based notices (like Stripe's `invoice.upcoming` and `customer.subscription.
 of the subscription too: `RenewalUpcoming` some days before a renewal charge, `TrialEndingSoon` three days
 before a trial ends. Their moment is part of `next_due_at`, so the billing scheduler comes by then and
 records them (`settle_due_housekeeping`); the e-mails are sent by whoever consumes the events.
+
+Refunds are two-phase like charges (`begin_refund` records `RefundRequested` with its gateway key before the gateway
+is called); refunds made at the gateway and disputes are recorded as facts, idempotent by the gateway's ids. The
+subscription remembers each paid charge (`paid_charges`) with what went back of it; the rules are in refunds.py.
+A refund in flight is part of `next_due_at`, so the scheduler asks the gateway again if its answer never came.
 """
 
 from __future__ import annotations
@@ -30,6 +35,16 @@ from recur.domain.calendar import PERIOD_MONTHS
 from recur.domain.charging import Attempt, Boleto, ChargeRequest, idempotency_key
 from recur.domain.errors import InvalidStateError, RuleViolationError
 from recur.domain.money import Money
+from recur.domain.refunds import (
+    DISPUTE_OUTCOMES,
+    PENDING_REFUND_RECHECK,
+    Dispute,
+    PaidCharge,
+    Refund,
+    RefundBook,
+    RefundRequest,
+    refund_id,
+)
 from recur.domain.retry import RetryPolicy, RetryState, is_hard_decline
 from recur.domain.schedule import (
     BillingAnchor,
@@ -229,6 +244,11 @@ class Subscription(Aggregate):
         # The notices already given: set here, so that histories recorded before these events existed replay too.
         self.reminded_cycle = 0  # the last cycle whose renewal was announced (RenewalUpcoming)
         self.trial_ending_announced = False
+        # Paid charges by attempt key, with their refunds and disputes (refunds.py); `total_paid` is net of what went back.
+        self.paid_charges: dict[str, PaidCharge] = {}
+        self.refunds: dict[str, Refund] = {}
+        self.disputes: dict[str, Dispute] = {}
+        self.total_refunded = 0
 
     @event("TrialStarted")
     def _trial_started(self, trial_ends_at: datetime, at: datetime, actor: Actor) -> None:
@@ -298,7 +318,7 @@ class Subscription(Aggregate):
 
     def compute_next_due_at(self) -> datetime | None:
         """When the scheduler should next look at this subscription (None: nothing will fall due)."""
-        candidates: list[datetime] = []
+        candidates: list[datetime] = self.refund_book.due_times()  # refunds in flight, even on a cancelled subscription
         if self.inflight is not None:
             candidates.append(self.inflight.at)
         if self.status == "cancelled":
@@ -479,6 +499,7 @@ class Subscription(Aggregate):
         self.period_start = period_start if period_start is not None else self.anchor.cycle_start
         self.paid_recurrences += 1
         self.total_paid += amount
+        self.paid_charges[key] = PaidCharge(key, gateway_charge_id, Money(amount, currency), cycle, installment, method, at)
         self.attempts_on_installment = 0
         self.inflight = None
         self.retry = None
@@ -739,6 +760,254 @@ class Subscription(Aggregate):
         self, day: int, anchor: datetime, cycle_offset: int, next_charge_at: datetime, at: datetime, actor: Actor
     ) -> None:
         self.anchor = BillingAnchor(anchor, cycle_offset)
+
+    # ------------------------------------------------------------ refunds and disputes
+    @property
+    def refund_book(self) -> RefundBook:
+        return RefundBook(self.paid_charges, self.refunds, self.disputes)
+
+    def begin_refund(
+        self, at: datetime, actor: Actor, *, charge_id: str | None = None, amount: Money | None = None, reason: str | None = None
+    ) -> RefundRequest:
+        """Record a refund before the gateway is called: by default the last approved charge, all that is left of it.
+
+        The amount is reserved against the charge until the gateway answers, so two refunds can never return more
+        than was paid. Allowed on a cancelled subscription: a refund is about money already taken.
+        """
+        book = self.refund_book
+        charge, money = book.plan_refund(charge_id, amount)
+        new_id = refund_id(self.id, book.next_refund_number())
+        self._refund_requested(
+            refund_id=new_id,
+            key=new_id,
+            charge_id=charge.key,
+            gateway_charge_id=charge.gateway_charge_id,
+            amount=money.amount,
+            currency=money.currency,
+            reason=reason,
+            at=at,
+            actor=actor,
+        )
+        self._reschedule(at, actor)
+        return self.refunds[new_id].request()
+
+    @event("RefundRequested")
+    def _refund_requested(
+        self,
+        refund_id: str,
+        key: str,
+        charge_id: str,
+        gateway_charge_id: str,
+        amount: int,
+        currency: str,
+        reason: str | None,
+        at: datetime,
+        actor: Actor,
+    ) -> None:
+        self.refunds[refund_id] = Refund(refund_id, key, charge_id, gateway_charge_id, Money(amount, currency), reason, "requested", at)
+
+    def refunds_due(self, at: datetime) -> list[RefundRequest]:
+        """Refunds to ask the gateway about now, with their keys: answers that never came, pending ones due a recheck."""
+        return [refund.request() for refund in self.refund_book.due(at) if refund.key is not None]
+
+    def _refund_in_flight(self, refund_id: str) -> Refund | None:
+        refund = self.refunds.get(refund_id)
+        return refund if refund is not None and refund.in_flight else None
+
+    def record_refund_succeeded(self, refund_id: str, gateway_refund_id: str | None, at: datetime, actor: Actor) -> bool:
+        """The gateway refunded; False when this refund's outcome was already recorded (by another process)."""
+        refund = self._refund_in_flight(refund_id)
+        if refund is None:
+            return False
+        self._record_refunded(refund, gateway_refund_id or refund.gateway_refund_id, external=False, at=at, actor=actor)
+        return True
+
+    def record_refund_pending(self, refund_id: str, gateway_refund_id: str | None, at: datetime, actor: Actor) -> bool:
+        """The gateway has not finished: the amount stays reserved and recur asks again later."""
+        refund = self._refund_in_flight(refund_id)
+        if refund is None or (refund.status == "pending" and refund.recheck_at is not None and refund.recheck_at > at):
+            return False  # settled, or another process just heard the same answer
+        self._refund_pending(
+            refund_id=refund_id,
+            gateway_refund_id=gateway_refund_id or refund.gateway_refund_id,
+            recheck_at=at + PENDING_REFUND_RECHECK,
+            at=at,
+            actor=actor,
+        )
+        self._reschedule(at, actor)
+        return True
+
+    @event("RefundPending")
+    def _refund_pending(self, refund_id: str, gateway_refund_id: str | None, recheck_at: datetime, at: datetime, actor: Actor) -> None:
+        self.refunds[refund_id] = replace(self.refunds[refund_id], status="pending", gateway_refund_id=gateway_refund_id,
+                                          recheck_at=recheck_at)
+
+    def record_refund_failed(self, refund_id: str, reason: str, at: datetime, actor: Actor) -> bool:
+        """The gateway refused: the amount is free to refund again."""
+        refund = self._refund_in_flight(refund_id)
+        if refund is None:
+            return False
+        self._refund_failed(
+            refund_id=refund_id,
+            charge_id=refund.charge_key,
+            amount=refund.amount.amount,
+            currency=refund.amount.currency,
+            reason=reason,
+            at=at,
+            actor=actor,
+        )
+        self._reschedule(at, actor)
+        return True
+
+    @event("RefundFailed")
+    def _refund_failed(self, refund_id: str, charge_id: str, amount: int, currency: str, reason: str, at: datetime, actor: Actor) -> None:
+        self.refunds[refund_id] = replace(self.refunds[refund_id], status="failed", failure_reason=reason, settled_at=at,
+                                          recheck_at=None)
+
+    def record_external_refund(self, gateway_charge_id: str, gateway_refund_id: str, amount: Money, at: datetime, actor: Actor) -> bool:
+        """A refund made at the gateway (its dashboard) or the gateway's word that a pending refund went through.
+
+        Idempotent by the gateway's refund id: one already recorded as succeeded or failed is ignored (False); a
+        pending refund of recur's that it names is settled as succeeded. The money has already moved, so it is
+        recorded even beyond what recur thought was left.
+        """
+        known = self.refund_book.refund_named_at_gateway(gateway_refund_id)
+        if known is not None:
+            if not known.in_flight:
+                return False
+            self._record_refunded(known, gateway_refund_id, external=False, at=at, actor=actor)
+            return True
+        charge = self._charge_paid_as(gateway_charge_id)
+        if amount.currency != charge.amount.currency:
+            raise RuleViolationError(f"the charge was paid in {charge.amount.currency}, not {amount.currency}", "currency")
+        if amount.amount < 1:
+            raise RuleViolationError("a refund is at least 1 minor unit", "amount")
+        refund = Refund(refund_id(self.id, self.refund_book.next_refund_number()), None, charge.key, charge.gateway_charge_id, amount,
+                        None, "requested", at)
+        self._record_refunded(refund, gateway_refund_id, external=True, at=at, actor=actor)
+        return True
+
+    def _charge_paid_as(self, gateway_charge_id: str) -> PaidCharge:
+        charge = self.refund_book.charge_paid_as(gateway_charge_id)
+        if charge is None:
+            # Perhaps its approval is not recorded yet (a charge in flight): the gateway redelivers, and then it is.
+            raise InvalidStateError(f"no approved charge {gateway_charge_id} is recorded on this subscription (yet)")
+        return charge
+
+    def _record_refunded(self, refund: Refund, gateway_refund_id: str | None, *, external: bool, at: datetime, actor: Actor) -> None:
+        charge = self.paid_charges[refund.charge_key]
+        self._charge_refunded(
+            refund_id=refund.id,
+            charge_id=charge.key,
+            gateway_charge_id=charge.gateway_charge_id,
+            gateway_refund_id=gateway_refund_id,
+            amount=refund.amount.amount,
+            currency=refund.amount.currency,
+            fully_refunded=charge.returned + refund.amount.amount >= charge.amount.amount,
+            reason=refund.reason,
+            external=external,
+            at=at,
+            actor=actor,
+        )
+        self._reschedule(at, actor)
+
+    @event("ChargeRefunded")
+    def _charge_refunded(
+        self,
+        refund_id: str,
+        charge_id: str,
+        gateway_charge_id: str,
+        gateway_refund_id: str | None,
+        amount: int,
+        currency: str,
+        fully_refunded: bool,
+        reason: str | None,
+        external: bool,
+        at: datetime,
+        actor: Actor,
+    ) -> None:
+        settled = Refund(refund_id, None, charge_id, gateway_charge_id, Money(amount, currency), reason, "succeeded", at)
+        requested = self.refunds.get(refund_id)
+        self.refunds[refund_id] = replace(requested or settled, status="succeeded", gateway_refund_id=gateway_refund_id,
+                                          settled_at=at, recheck_at=None)
+        charge = self.paid_charges[charge_id]
+        self.paid_charges[charge_id] = replace(charge, refunded=charge.refunded + amount)
+        self.total_paid -= amount
+        self.total_refunded += amount
+
+    def record_dispute_opened(
+        self, gateway_charge_id: str, dispute_id: str, amount: Money, reason: str | None, at: datetime, actor: Actor
+    ) -> bool:
+        """The buyer disputed a charge with their issuer; False when this dispute is already recorded."""
+        if dispute_id in self.disputes:
+            return False
+        charge = self._charge_paid_as(gateway_charge_id)
+        if amount.currency != charge.amount.currency:
+            raise RuleViolationError(f"the charge was paid in {charge.amount.currency}, not {amount.currency}", "currency")
+        self._charge_disputed(
+            dispute_id=dispute_id,
+            charge_id=charge.key,
+            gateway_charge_id=charge.gateway_charge_id,
+            amount=amount.amount,
+            currency=amount.currency,
+            reason=reason,
+            at=at,
+            actor=actor,
+        )
+        return True
+
+    @event("ChargeDisputed")
+    def _charge_disputed(
+        self,
+        dispute_id: str,
+        charge_id: str,
+        gateway_charge_id: str,
+        amount: int,
+        currency: str,
+        reason: str | None,
+        at: datetime,
+        actor: Actor,
+    ) -> None:
+        self.disputes[dispute_id] = Dispute(dispute_id, charge_id, Money(amount, currency), reason, at)
+
+    def record_dispute_closed(
+        self, dispute_id: str, outcome: str, at: datetime, actor: Actor, *, gateway_charge_id: str | None = None
+    ) -> bool:
+        """The issuer decided. A lost dispute is money gone back to the buyer, like a refund; False when already closed.
+
+        A dispute closed before it was recorded as opened is refused (gateways do not promise order): the gateway
+        delivers it again, after the opening.
+        """
+        if outcome not in DISPUTE_OUTCOMES:
+            raise RuleViolationError(f"outcome must be one of {', '.join(DISPUTE_OUTCOMES)}", "outcome")
+        dispute = self.disputes.get(dispute_id)
+        if dispute is None:
+            raise InvalidStateError(f"dispute {dispute_id} was never opened on this subscription")
+        if gateway_charge_id is not None and self.paid_charges[dispute.charge_key].gateway_charge_id != gateway_charge_id:
+            raise RuleViolationError(f"dispute {dispute_id} is not about charge {gateway_charge_id}", "gateway_charge_id")
+        if not dispute.open:
+            return False
+        self._dispute_closed(
+            dispute_id=dispute_id,
+            charge_id=dispute.charge_key,
+            outcome=outcome,
+            amount=dispute.amount.amount,
+            currency=dispute.amount.currency,
+            at=at,
+            actor=actor,
+        )
+        return True
+
+    @event("DisputeClosed")
+    def _dispute_closed(
+        self, dispute_id: str, charge_id: str, outcome: str, amount: int, currency: str, at: datetime, actor: Actor
+    ) -> None:
+        self.disputes[dispute_id] = replace(self.disputes[dispute_id], outcome=outcome, closed_at=at)
+        if outcome == "lost":
+            charge = self.paid_charges[charge_id]
+            self.paid_charges[charge_id] = replace(charge, lost_to_disputes=charge.lost_to_disputes + amount)
+            self.total_paid -= amount
+            self.total_refunded += amount
 
     # ------------------------------------------------------------ cancellation
     def _check_not_cancelled(self) -> None:

@@ -1,12 +1,18 @@
-"""A sandbox gateway, as payment providers offer: test cards, queued outcomes and boletos.
+"""A sandbox gateway, as payment providers offer: test cards, queued outcomes, boletos and refunds.
 
 Its state is in PostgreSQL so that every process sees the same cards, queue and ledger. The card
 number only passes through `tokenize` (Luhn check, brand, last 4) and is never stored or logged.
+
+Refunds (`sandbox_refunds`, one row per idempotency key): a card charge is refunded at once. A paid boleto
+cannot be reversed through the slip: the money goes back by bank transfer, so its refund is `pending` when
+asked and `succeeded` when asked again with the same key (the transfer is done by then). A refund beyond what
+is left of the charge, in another currency, or of a charge the sandbox never saw paid is `failed`.
 """
 
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from recur.commands.gateway import (
     BoletoResult,
@@ -16,6 +22,7 @@ from recur.commands.gateway import (
     GatewayNotice,
     IssuedBoleto,
     NotThisGatewayError,
+    RefundResult,
     UnknownCardTokenError,
 )
 from recur.commands.sandbox_test_cards import TEST_CARDS, InvalidCardNumberError, card_brand, luhn_valid
@@ -122,6 +129,56 @@ class SandboxGateway:
             cur.execute("UPDATE sandbox_boletos SET paid_at = coalesce(paid_at, now()) WHERE id = %s RETURNING id", (boleto_id,))
             if cur.fetchone():
                 cur.execute("UPDATE gateway_charges SET outcome = 'paid' WHERE boleto_id = %s", (boleto_id,))
+
+    def refund(self, idempotency_key: str, charge_id: str, amount: int, currency: str) -> RefundResult:
+        """Refund once per key. The charge's ledger row is locked first, so concurrent refunds of one charge are
+        decided one after the other against what is left of it, and a repeated key finds the first one's row."""
+        with self.db.transaction() as cur:
+            charge = self._locked_charge(cur, charge_id)
+            cur.execute("SELECT status, refund_id, reason FROM sandbox_refunds WHERE idempotency_key = %s", (idempotency_key,))
+            row = cur.fetchone()
+            if row is not None:
+                status, refund_id, reason = row
+                if status == "pending":  # the bank transfer of a boleto refund is done by the time it is asked again
+                    cur.execute("UPDATE sandbox_refunds SET status = 'succeeded', settled_at = now() WHERE idempotency_key = %s",
+                                (idempotency_key,))
+                    status = "succeeded"
+                return RefundResult(status, refund_id, reason)
+            status, reason = self._refund_decision(cur, charge_id, charge, amount, currency)
+            refund_id = "re_" + secrets.token_hex(10)
+            cur.execute(
+                "INSERT INTO sandbox_refunds (idempotency_key, refund_id, charge_id, amount, currency, status, reason, settled_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, CASE WHEN %s = 'pending' THEN NULL ELSE now() END)",
+                (idempotency_key, refund_id, charge_id, amount, currency, status, reason, status),
+            )
+        return RefundResult(status, refund_id, reason)
+
+    @staticmethod
+    def _locked_charge(cur: Any, charge_id: str) -> tuple[int, str, str, str] | None:
+        """(amount, currency, outcome, kind) of the charge, its ledger row locked; None when the sandbox never made it."""
+        if charge_id.startswith("boleto:"):
+            cur.execute("SELECT amount, currency, outcome, kind FROM gateway_charges WHERE boleto_id = %s FOR UPDATE",
+                        (charge_id.removeprefix("boleto:"),))
+        else:
+            cur.execute("SELECT amount, currency, outcome, kind FROM gateway_charges WHERE charge_id = %s AND kind = 'card' FOR UPDATE",
+                        (charge_id,))
+        row: tuple[int, str, str, str] | None = cur.fetchone()
+        return row
+
+    @staticmethod
+    def _refund_decision(cur: Any, charge_id: str, charge: tuple[int, str, str, str] | None, amount: int,
+                         currency: str) -> tuple[str, str | None]:
+        if charge is None:
+            return "failed", "charge_not_found"
+        charged, charge_currency, outcome, kind = charge
+        if outcome not in ("approved", "paid"):
+            return "failed", "charge_not_paid"
+        if currency != charge_currency:
+            return "failed", "currency_mismatch"
+        cur.execute("SELECT coalesce(sum(amount), 0) FROM sandbox_refunds WHERE charge_id = %s AND status <> 'failed'", (charge_id,))
+        if amount > charged - int(cur.fetchone()[0]):
+            return "failed", "amount_exceeds_charge"
+        return ("pending" if kind == "boleto" else "succeeded"), None
 
     def read_notice(self, source: str, payload: bytes, signature: str | None) -> GatewayNotice:
         """The sandbox posts no events: the bank's boleto reports come through the sandbox routes."""

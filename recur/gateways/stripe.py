@@ -39,12 +39,13 @@ from recur.commands.gateway import (
     GatewayUnavailableError,
     IssuedBoleto,
     PaymentMethodUnavailableError,
+    RefundResult,
     UnknownCardTokenError,
 )
 from recur.db import Database
 from recur.deadlines import waiting_elsewhere
 from recur.gateways.stripe_notices import StripeNotices
-from recur.gateways.stripe_outcomes import outcome_of, reason_for
+from recur.gateways.stripe_outcomes import outcome_of, reason_for, refund_result
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -212,6 +213,35 @@ class StripeGateway:
         except stripe.StripeError as error:
             reason = unavailable(error, doing)
             raise (GatewayOutcomeUnknown(str(reason)) if unknown else reason) from None
+
+    # ---------------------------------------------------------------- refunds
+    def refund(self, idempotency_key: str, charge_id: str, amount: int, currency: str) -> RefundResult:
+        """A Stripe Refund of the PaymentIntent, once per refund key: looked up among the PaymentIntent's refunds by
+        `metadata.recur_key` before one is created, as charges are (and under the same kind of lock)."""
+        if not charge_id.startswith("pi_"):
+            return RefundResult("failed", None, "charge_not_found")  # not a charge recur made through Stripe
+        with self._alone_with(idempotency_key):
+            earlier = self._find_refund(charge_id, idempotency_key)
+            if earlier is not None:
+                return refund_result(earlier)
+            params = {"payment_intent": charge_id, "amount": amount, "metadata": {"recur_key": idempotency_key}}
+            try:
+                created = self._call(f"refunding {idempotency_key}", lambda: self.client.v1.refunds.create(
+                    params, {"idempotency_key": idempotency_key}), unknown=True, passing=(stripe.InvalidRequestError,))
+            except stripe.InvalidRequestError as error:
+                # Stripe refused the refund itself (more than is left of the charge, a charge not paid): nothing moved.
+                log.warning("refund %s: Stripe refused it (%s)", idempotency_key, error.code)
+                return RefundResult("failed", None, error.code or "refund_refused")
+            return refund_result(created.to_dict())
+
+    def _find_refund(self, payment_intent: str, idempotency_key: str) -> dict[str, Any] | None:
+        def matching() -> list[dict[str, Any]]:
+            listed = self.client.v1.refunds.list({"payment_intent": payment_intent, "limit": 100})
+            every = (refund.to_dict() for refund in listed.auto_paging_iter())
+            return [refund for refund in every if (refund.get("metadata") or {}).get("recur_key") == idempotency_key]
+
+        found = self._call(f"looking refund {idempotency_key} up", matching, unknown=True)
+        return found[0] if found else None
 
     # ---------------------------------------------------------------- boletos
     def issue_boleto(self, idempotency_key: str, subscription_id: str, amount: int, currency: str) -> BoletoResult:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from recur.commands.gateway import ChargeResult
+from recur.commands.gateway import ChargeResult, RefundResult
 
 AUTHENTICATION_REQUIRED = "authentication_required"
 GENERIC_DECLINE = "card_declined"
@@ -75,3 +75,14 @@ def outcome_of(intent: dict[str, Any]) -> ChargeResult | None:
         error = intent.get("last_payment_error") or {}
         return ChargeResult(False, str(intent["id"]), reason_for(error.get("code"), error.get("decline_code")))
     return None
+
+
+def refund_result(refund: dict[str, Any]) -> RefundResult:
+    """A Stripe Refund as recur's refund commands read it: `pending` (also while the bank wants an action) is asked
+    about again later with the same key; `failed` and `canceled` gave nothing back."""
+    status = refund.get("status")
+    if status == "succeeded":
+        return RefundResult("succeeded", str(refund["id"]))
+    if status in ("failed", "canceled"):
+        return RefundResult("failed", str(refund["id"]), str(refund.get("failure_reason") or status))
+    return RefundResult("pending", str(refund["id"]))

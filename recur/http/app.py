@@ -7,7 +7,20 @@ import logging
 from flask import Flask, Response, g, request
 
 from recur.commands.services import Services
-from recur.http import catalog, dashboard_page, docs_page, metrics, openapi, operations, report_schedules, reports, sandbox, subscriptions
+from recur.http import (
+    catalog,
+    dashboard_page,
+    docs_page,
+    gateway_events,
+    metrics,
+    openapi,
+    operations,
+    refunds,
+    report_schedules,
+    reports,
+    sandbox,
+    subscriptions,
+)
 from recur.http.context import EXTENSION
 from recur.http.errors import not_found, register_error_handlers
 from recur.http.fields import unstorable
@@ -54,6 +67,8 @@ def create_app(services: Services) -> Flask:
     app.register_blueprint(docs_page.bp)
     app.register_blueprint(catalog.bp)
     app.register_blueprint(subscriptions.bp)
+    app.register_blueprint(refunds.bp)
+    app.register_blueprint(gateway_events.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(report_schedules.bp)
     app.register_blueprint(dashboard_page.bp)

@@ -179,6 +179,15 @@ def when_charge_succeeded(cur: Any, e: dict[str, Any]) -> None:
     cur.execute("UPDATE mail_subscribers SET last_refusal = NULL, refusal_told = false WHERE subscription_id = %s", (e["aggregate_id"],))
 
 
+@notifier.on("ChargeRefunded")
+def when_charge_refunded(cur: Any, e: dict[str, Any]) -> None:
+    """Every refund, recur's or one made at the gateway, tells the buyer; the charge is named as the receipt named it."""
+    data = e["data"]
+    _tell(cur, e, "refund", data["refund_id"], {
+        "amount": _money(data), "refunded_at": _instant(data["at"]), "charge_id": data["gateway_charge_id"],
+    })
+
+
 @notifier.on("ChargeFailed")
 def when_charge_failed(cur: Any, e: dict[str, Any]) -> None:
     """Kept until the retry decision that follows it: the message says when the next retry is."""

@@ -1,4 +1,5 @@
-"""Transactions: every charge attempt, approved, declined, pending (card in flight or boleto open) or expired."""
+"""Transactions: every charge attempt, approved, declined, pending (card in flight or boleto open) or expired; once
+approved, refunded (in part or in full) or disputed."""
 
 from __future__ import annotations
 
@@ -47,3 +48,39 @@ def when_boleto_expired(cur: Any, e: dict[str, Any]) -> None:
     d = e["data"]
     cur.execute("UPDATE rm_transactions SET status = 'expired', updated_at = %s WHERE boleto_id = %s",
                 (d["at"], d["boleto_id"]))
+
+
+# ------------------------------------------------------------------ refunds and disputes
+# `refunded_amount` is what went back to the buyer: refunds and, once lost, the disputed amount (so the rows of a
+# subscription add up to its net total_paid). `disputed` stays the status of a charge whose dispute is open or lost;
+# a won dispute gives the charge back the status its refunds say.
+REFUND_STATUS = ("CASE WHEN refunded_amount + %s >= amount THEN 'refunded' WHEN refunded_amount + %s > 0 "
+                 "THEN 'partially_refunded' ELSE 'approved' END")
+
+
+@sales.on("ChargeRefunded")
+def when_charge_refunded(cur: Any, e: dict[str, Any]) -> None:
+    d = e["data"]
+    cur.execute(
+        f"UPDATE rm_transactions SET status = CASE WHEN dispute_status IN ('open', 'lost') THEN 'disputed' ELSE {REFUND_STATUS} END, "
+        "refunded_amount = refunded_amount + %s, updated_at = %s WHERE transaction_id = %s",
+        (d["amount"], d["amount"], d["amount"], d["at"], d["charge_id"]),
+    )
+
+
+@sales.on("ChargeDisputed")
+def when_charge_disputed(cur: Any, e: dict[str, Any]) -> None:
+    d = e["data"]
+    cur.execute("UPDATE rm_transactions SET status = 'disputed', dispute_status = 'open', updated_at = %s WHERE transaction_id = %s",
+                (d["at"], d["charge_id"]))
+
+
+@sales.on("DisputeClosed")
+def when_dispute_closed(cur: Any, e: dict[str, Any]) -> None:
+    d = e["data"]
+    if d["outcome"] == "lost":
+        cur.execute("UPDATE rm_transactions SET status = 'disputed', dispute_status = 'lost', refunded_amount = refunded_amount + %s, "
+                    "updated_at = %s WHERE transaction_id = %s", (d["amount"], d["at"], d["charge_id"]))
+        return
+    cur.execute(f"UPDATE rm_transactions SET status = {REFUND_STATUS}, dispute_status = 'won', updated_at = %s WHERE transaction_id = %s",
+                (0, 0, d["at"], d["charge_id"]))

@@ -114,9 +114,23 @@ def when_cancelled(cur: Any, e: dict[str, Any]) -> None:
     )
 
 
+@subscriptions.on("ChargeRefunded")
+def when_charge_refunded(cur: Any, e: dict[str, Any]) -> None:
+    """total_paid is net of what went back to the buyer."""
+    amount = e["data"]["amount"]
+    _touch(cur, e, "total_paid = total_paid - %s, total_refunded = total_refunded + %s", (amount, amount))
+
+
+@subscriptions.on("DisputeClosed")
+def when_dispute_closed(cur: Any, e: dict[str, Any]) -> None:
+    """A lost dispute is money gone back to the buyer, like a refund."""
+    amount = e["data"]["amount"] if e["data"]["outcome"] == "lost" else 0
+    _touch(cur, e, "total_paid = total_paid - %s, total_refunded = total_refunded + %s", (amount, amount))
+
+
 @subscriptions.on(
     "ChargeAttempted", "RetryScheduled", "BoletoIssued", "BoletoPaid", "BillingDayChanged", "CancellationScheduled", "Rescheduled",
-    "RenewalUpcoming", "TrialEndingSoon",
+    "RenewalUpcoming", "TrialEndingSoon", "RefundRequested", "RefundPending", "RefundFailed", "ChargeDisputed",
 )
 def when_anything_else(cur: Any, e: dict[str, Any]) -> None:
     _touch(cur, e)

@@ -1,4 +1,4 @@
-"""Builders shared by the domain unit tests: plan terms, subscriptions, charges, a fake gateway.
+"""Builders shared by the domain unit tests: plan terms, subscriptions, charges, a fake gateway (charges and refunds).
 
 Time always comes in as an argument, as in the domain: tests move their own clock.
 """
@@ -11,6 +11,7 @@ from typing import Any
 
 from recur.domain.actor import Actor
 from recur.domain.money import Money
+from recur.domain.refunds import RefundRequest
 from recur.domain.retry import RetryPolicy
 from recur.domain.subscription import ChargeRequest, PlanTerms, Subscription
 
@@ -121,6 +122,7 @@ class FakeGateway:
     """The gateway's ledger: one outcome per idempotency key, however often the key is charged."""
 
     ledger: dict[str, tuple[str, int]] = field(default_factory=dict)
+    refunds: dict[str, tuple[str, int, str]] = field(default_factory=dict)  # key -> (outcome, amount, gateway charge id)
 
     def charge(self, request: ChargeRequest, outcome: str) -> str:
         """Charge with `outcome` the first time a key is seen; a repeat returns the first outcome."""
@@ -133,3 +135,18 @@ class FakeGateway:
 
     def approved(self, *, excluding: str | None = None) -> list[int]:
         return [amount for key, (outcome, amount) in self.ledger.items() if outcome == "approved" and key != excluding]
+
+    def refund(self, request: RefundRequest, outcome: str) -> str:
+        """Refund with `outcome` the first time a key is seen, as the sandbox does: a repeat returns the first
+        outcome, except that a pending refund has succeeded by the time it is asked again."""
+        known = self.refunds.get(request.key)
+        if known is None:
+            self.refunds[request.key] = (outcome, request.amount.amount, request.gateway_charge_id)
+        elif known[0] == "pending":
+            self.refunds[request.key] = ("succeeded", *known[1:])
+        return self.refunds[request.key][0]
+
+    def refunded(self, gateway_charge_id: str | None = None) -> int:
+        """What went back (succeeded), of one charge or of all."""
+        return sum(amount for outcome, amount, charge in self.refunds.values()
+                   if outcome == "succeeded" and gateway_charge_id in (None, charge))

@@ -105,7 +105,31 @@ def subscriptions() -> list[Any]:
         if number == 1:
             boleto.record_boleto_paid("boleto-1", JAN_31 + timedelta(days=1), ACTOR)
     assert boleto.settle_due_housekeeping(utc(2024, 3, 10), ACTOR)
-    return [trial, switched, refused, stolen, boleto]
+    return [trial, switched, refused, stolen, boleto, refunded()]
+
+
+def refunded() -> Any:
+    """Refunds made by recur (approved, pending then approved, refused), one made at the gateway, disputes won and lost."""
+    sub = start_subscription()
+    charge_approved(sub, JAN_31)
+    assert sub.next_charge_at is not None
+    charge_approved(sub, sub.next_charge_at)
+    first, renewal = list(sub.paid_charges.values())
+    later = JAN_31 + timedelta(days=40)
+    partial = sub.begin_refund(later, ACTOR, charge_id=first.key, amount=Money(300, "BRL"), reason="requested by the buyer")
+    sub.record_refund_succeeded(partial.refund_id, "re_partial", later, ACTOR)
+    slow = sub.begin_refund(later, ACTOR, charge_id=first.key)
+    sub.record_refund_pending(slow.refund_id, "re_slow", later, ACTOR)
+    sub.record_refund_succeeded(slow.refund_id, "re_slow", later + timedelta(days=1), ACTOR)
+    refused = sub.begin_refund(later, ACTOR, amount=Money(100, "BRL"))
+    sub.record_refund_failed(refused.refund_id, "charge_not_refundable", later, ACTOR)
+    sub.record_external_refund(renewal.gateway_charge_id, "re_dashboard", Money(100, "BRL"), later, ACTOR)
+    sub.record_dispute_opened(renewal.gateway_charge_id, "dp_won", Money(400, "BRL"), "fraudulent", later, ACTOR)
+    sub.record_dispute_closed("dp_won", "won", later + timedelta(days=30), ACTOR)
+    sub.record_dispute_opened(renewal.gateway_charge_id, "dp_lost", Money(500, "BRL"), None, later, ACTOR)
+    sub.record_dispute_closed("dp_lost", "lost", later + timedelta(days=30), ACTOR)
+    sub.cancel("seller", "refunded", "now", later, ACTOR)
+    return sub
 
 
 def corpus() -> Corpus:

@@ -3,7 +3,8 @@
 The machine plays a punctual scheduler (when the clock moves, everything that fell due runs in
 time order, as in the sandbox) plus everything people and a second scheduler may do in between:
 crashes between the gateway call and the recording of its result, repeated recordings, card and
-boleto changes, reprocessing, cancellations, plan changes and billing-day changes.
+boleto changes, reprocessing, cancellations, plan changes, billing-day changes and refunds (full or
+partial, approved, pending or refused, with crashes before their answer is recorded).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from recur.domain.calendar import PERIOD_MONTHS
-from recur.domain.errors import InvalidStateError
+from recur.domain.errors import InvalidStateError, RuleViolationError
+from recur.domain.money import Money
+from recur.domain.refunds import RefundRequest
 from recur.domain.subscription import ORIGINS, ChargeRequest, PlanTerms, Subscription
 
 # Statuses a subscription may move to from each status, read from the API's statuses and billing rules.
@@ -36,6 +39,7 @@ LEGAL_NEXT_STATUS: dict[str | None, set[str]] = {
 SOFT_DECLINES = ["insufficient_funds", "card_declined", "do_not_honor"]
 HARD_DECLINES = ["stolen_card", "expired_card", "invalid_account"]
 OUTCOMES = st.sampled_from(["approved"] * 5 + SOFT_DECLINES + HARD_DECLINES)
+REFUND_OUTCOMES = st.sampled_from(["succeeded", "succeeded", "pending", "failed"])
 WAITS = st.sampled_from(
     [timedelta(0), timedelta(hours=1), timedelta(days=1), timedelta(days=3), timedelta(days=7), timedelta(days=15), timedelta(days=31)]
 )
@@ -105,10 +109,21 @@ class BillingHistory(RuleBasedStateMachine):
         if request is not None:
             self.record(request, self.gateway.charge(request, outcome))
 
-    def run_scheduler(self, outcome: str) -> None:
+    def run_scheduler(self, outcome: str, refund_outcome: str = "succeeded") -> None:
         self.resolve_pending_charge(outcome)
         self.sub.settle_due_housekeeping(self.now, ACTOR)
         self.charge_due(outcome)
+        for request in self.sub.refunds_due(self.now):  # answers that never came, pending ones due a recheck
+            self.record_refund(request, self.gateway.refund(request, refund_outcome))
+
+    def record_refund(self, request: RefundRequest, outcome: str) -> None:
+        gateway_refund_id = f"re-{request.key}"
+        if outcome == "succeeded":
+            assert self.sub.record_refund_succeeded(request.refund_id, gateway_refund_id, self.now, ACTOR)
+        elif outcome == "pending":
+            assert self.sub.record_refund_pending(request.refund_id, gateway_refund_id, self.now, ACTOR)
+        else:
+            assert self.sub.record_refund_failed(request.refund_id, outcome, self.now, ACTOR)
 
     # ------------------------------------------------------------------ commands (each after some time passes)
     def advance_the_clock(self, delta: timedelta, data: st.DataObject) -> None:
@@ -120,7 +135,7 @@ class BillingHistory(RuleBasedStateMachine):
                 break
             self.now = max(self.now, due)
             version = self.sub.version
-            self.run_scheduler(data.draw(OUTCOMES, label="outcome"))
+            self.run_scheduler(data.draw(OUTCOMES, label="outcome"), data.draw(REFUND_OUTCOMES, label="refund outcome"))
             self.absorb_events()
             assert self.sub.version > version, f"the scheduler woke at {due} and found nothing to do"
         else:
@@ -228,6 +243,38 @@ class BillingHistory(RuleBasedStateMachine):
             with pytest.raises(InvalidStateError):
                 self.sub.change_billing_day(day, self.now, ACTOR)
 
+    @rule(
+        wait=WAITS,
+        data=st.data(),
+        outcome=REFUND_OUTCOMES,
+        crash=st.sampled_from([False] * 3 + [True]),
+        which=st.integers(min_value=-1, max_value=20),
+        part=st.sampled_from([None, None, "left", "half", "one", "left + 1", "the charge", "nothing"]),
+    )
+    def refund(self, wait: timedelta, data: st.DataObject, outcome: str, crash: bool, which: int, part: str | None) -> None:
+        """Refund a charge (the last one by default): all that is left (no amount) or some `part` of it, on the edges of
+        what is allowed; the gateway answers, unless the process dies first (the scheduler then asks again with the key)."""
+        self.advance_the_clock(wait, data)
+        charges = list(self.sub.paid_charges.values())
+        charge_id = charges[which % len(charges)].key if charges and which >= 0 else None
+        target = self.sub.paid_charges[charge_id] if charge_id else (charges[-1] if charges else None)
+        left = self.sub.refund_book.left(target) if target is not None else 0
+        money = None
+        if target is not None and part is not None:
+            parts = {"left": left, "half": left // 2, "one": 1, "left + 1": left + 1, "the charge": target.amount.amount, "nothing": 0}
+            money = Money(parts[part], target.amount.currency)
+        try:
+            request = self.sub.begin_refund(self.now, ACTOR, charge_id=charge_id, amount=money)
+        except InvalidStateError:
+            assert target is None or (money is None and left == 0), "a refund refused though money was left"
+            return
+        except RuleViolationError as error:
+            assert money is not None and error.field == "amount" and not 1 <= money.amount <= left, str(error)
+            return
+        assert request.amount.amount == (money.amount if money is not None else left)
+        if not crash:
+            self.record_refund(request, self.gateway.refund(request, outcome))
+
     # ------------------------------------------------------------------ properties
     def absorb_events(self) -> None:
         for domain_event in self.sub.collect_events():
@@ -263,8 +310,22 @@ class BillingHistory(RuleBasedStateMachine):
         in_flight = self.sub.inflight.key if self.sub.inflight else None
         approved = self.gateway.approved(excluding=in_flight)
         succeeded = self.named("ChargeSucceeded")
+        refunded = self.named("ChargeRefunded")
         assert self.sub.paid_recurrences == len(succeeded) == len(approved)
-        assert self.sub.total_paid == sum(e.amount for e in succeeded) == sum(approved)
+        assert self.sub.total_paid == sum(e.amount for e in succeeded) - sum(e.amount for e in refunded)
+        # What went back at the gateway is what the subscription recorded: a refund whose answer is not recorded yet
+        # was never asked (a crash before the call) or is still pending there.
+        assert sum(e.amount for e in refunded) == self.gateway.refunded()
+
+    @invariant()
+    def no_charge_gives_back_more_than_it_took_and_each_refund_is_answered_once(self) -> None:
+        for charge in self.sub.paid_charges.values():
+            at_gateway = sum(amount for outcome, amount, charge_id in self.gateway.refunds.values()
+                             if charge_id == charge.gateway_charge_id and outcome != "failed")
+            assert at_gateway <= charge.amount.amount, f"{charge.key}: {at_gateway} went back of {charge.amount.amount}"
+            assert charge.refunded + self.sub.refund_book.reserved(charge.key) <= charge.amount.amount
+        answered = [e.refund_id for e in self.events if type(e).__name__ in ("ChargeRefunded", "RefundFailed")]
+        assert len(answered) == len(set(answered)), "a refund answered twice"
 
     @invariant()
     def retries_stay_within_their_number_and_window(self) -> None:

@@ -23,7 +23,7 @@ ALLOWED = {
 }
 ABOVE_HTTP = {"cli", "workers", "supervisor", "embedded"}
 SQL = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE)\b")
-SANDBOX_TABLES = re.compile(r"\b(sandbox_cards|sandbox_boletos|sandbox_outcomes|gateway_charges)\b")
+SANDBOX_TABLES = re.compile(r"\b(sandbox_cards|sandbox_boletos|sandbox_outcomes|sandbox_refunds|gateway_charges)\b")
 
 
 def modules(layer: str) -> list[Path]:

@@ -6,6 +6,8 @@ from marshmallow import Schema, fields, validate
 
 from recur.http.representations.kit import STATUSES, MoneyView, day, instant, nested, page_of, representation, text, uuid
 
+SALE_STATUSES = ["approved", "declined", "pending", "expired", "refunded", "partially_refunded", "disputed"]
+
 
 # ---------------------------------------------------------------- reports and the dashboard
 @representation
@@ -70,11 +72,14 @@ class SaleView(Schema):
     product_name = text(allow_none=True)
     plan_id = uuid()
     amount = nested(MoneyView)
-    status = text(validate=validate.OneOf(["approved", "declined", "pending", "expired"]))
+    status = text("refunded, partially_refunded: see refunded_amount; disputed: a dispute is open or was lost",
+                  validate=validate.OneOf(SALE_STATUSES))
     decline_reason = text(allow_none=True)
     is_subscription = fields.Boolean()
     installment = nested(InstallmentNumberView)
     payment_method = text()
+    refunded_amount = nested(MoneyView, metadata={"description": "what went back to the buyer: refunds and a lost dispute"})
+    dispute_status = text("the charge's dispute, if any", allow_none=True, validate=validate.OneOf(["open", "won", "lost"]))
 
 
 @representation
@@ -88,7 +93,8 @@ class SubscriptionReportItemView(Schema):
     created_at = instant()
     updated_at = instant()
     paid_recurrences = fields.Integer()
-    total_paid = nested(MoneyView)
+    total_paid = nested(MoneyView, metadata={"description": "approved charges less refunds and lost disputes"})
+    total_refunded = nested(MoneyView, metadata={"description": "refunds and lost disputes"})
     cancelled_at = instant(allow_none=True)
     cancellation_origin = text(allow_none=True)
 

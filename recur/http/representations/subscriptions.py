@@ -93,7 +93,10 @@ class SubscriptionFields(Schema):
     started_at = instant()
     trial_ends_at = instant(allow_none=True)
     paid_recurrences = fields.Integer()
-    total_paid = money_of("total_paid", "price.currency")
+    total_paid = money_of("total_paid", "price.currency", metadata={
+        "description": "approved charges less what went back to the buyer (refunds and lost disputes)"})
+    total_refunded = money_of("total_refunded", "price.currency", metadata={
+        "description": "what went back to the buyer: refunds and lost disputes"})
     cancelled_at = instant(allow_none=True)
     cancellation = nested(CancellationView, allow_none=True)
     version = version()

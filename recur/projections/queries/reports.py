@@ -45,7 +45,8 @@ def sales(db: Database, producer_id: str, start: datetime, end: datetime, produc
     """Transactions created or updated in [start, end)."""
     sql = (
         f"SELECT {TRANSACTION}, t.updated_at, s.product_id, p.name AS product_name, t.plan_id, t.decline_reason, "
-        "true AS is_subscription, t.payment_method "
+        "true AS is_subscription, t.payment_method, "
+        "json_build_object('amount', t.refunded_amount, 'currency', t.currency) AS refunded_amount, t.dispute_status "
         "FROM rm_transactions t LEFT JOIN rm_subscriptions s ON s.id = t.subscription_id "
         "LEFT JOIN rm_products p ON p.id = s.product_id "
         "WHERE t.producer_id = %s AND ((t.created_at >= %s AND t.created_at < %s) OR (t.updated_at >= %s AND t.updated_at < %s))"
@@ -59,7 +60,8 @@ def subscriptions(db: Database, producer_id: str, start: datetime, end: datetime
     sql = (
         "SELECT id AS subscription_id, code, json_build_object('name', subscriber_name, 'email', subscriber_email) AS subscriber, "
         "product_id, plan_id, status, started_at AS created_at, updated_at, paid_recurrences, "
-        "json_build_object('amount', total_paid, 'currency', currency) AS total_paid, cancelled_at, cancellation_origin "
+        "json_build_object('amount', total_paid, 'currency', currency) AS total_paid, "
+        "json_build_object('amount', total_refunded, 'currency', currency) AS total_refunded, cancelled_at, cancellation_origin "
         "FROM rm_subscriptions WHERE producer_id = %s AND "
         "((started_at >= %s AND started_at < %s) OR (updated_at >= %s AND updated_at < %s))"
     )
