@@ -4,8 +4,9 @@ The gateway adapter verified the event and translated it into facts (recur.comma
 module applies them with the refund and dispute commands, each of which is idempotent by the gateway's own ids.
 On top of that every event is applied once: its id is written to `gateway_events` in a transaction held while its
 facts are recorded, so a redelivery (Stripe delivers at least once) or two deliveries at the same moment find the row
-and record nothing. Should recording fail half-way, the row is rolled back with the error, the gateway is answered
-an error and delivers the event again, and the facts already recorded are recognised by their ids.
+and record nothing. Should recording fail half-way (or a fact come too early), the row is rolled back with the
+error, the gateway is answered an error and delivers the event again, and the facts already recorded are recognised
+by their ids.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from recur.commands.event_store import NotFoundError
 from recur.commands.gateway import DisputeClosed, DisputeOpened, GatewayFact, GatewayNotice, RefundedAtGateway
 from recur.commands.services import Services
 from recur.domain.actor import Actor
-from recur.domain.errors import InvalidStateError, RuleViolationError
+from recur.domain.errors import RuleViolationError
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,10 @@ def record_notice(services: Services, gateway: str, notice: GatewayNotice, actor
 
 
 def record_fact(services: Services, fact: GatewayFact, actor: Actor) -> bool:
-    """One fact on its subscription; False when it was already recorded, or cannot be (logged: a redelivery would not
-    change that, so the event is not refused for it)."""
+    """One fact on its subscription; False when it was already recorded, or can never be (logged: a redelivery would
+    not change that, so the event is not refused for it). A fact that comes too early (a refund of a charge whose
+    approval is not recorded yet, a dispute closed before its opening arrived) raises InvalidStateError: the event is
+    then refused (409), and Stripe delivers it again later, when it fits."""
     try:
         if isinstance(fact, RefundedAtGateway):
             return refunds.record_external_refund(services, fact.subscription_id, fact.charge_id, fact.refund_id, fact.amount,
@@ -56,6 +59,6 @@ def record_fact(services: Services, fact: GatewayFact, actor: Actor) -> bool:
     except NotFoundError:
         log.warning("%s names subscription %s, which this recur does not have: not recorded", type(fact).__name__,
                     fact.subscription_id)
-    except (InvalidStateError, RuleViolationError) as error:
+    except RuleViolationError as error:
         log.warning("%s on subscription %s not recorded: %s", type(fact).__name__, fact.subscription_id, error)
     return False

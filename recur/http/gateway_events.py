@@ -3,7 +3,9 @@
 No bearer credentials (Stripe sends none): each event is believed only once the gateway adapter has verified its
 signature over the body exactly as received, which is why the view takes `raw_body` rather than parsed JSON. Every
 answer but a 2xx makes Stripe deliver the event again later, so only what cannot succeed on a redelivery is a 2xx
-without effect (an event recur does not follow); a gateway or database that did not answer is a 503.
+without effect (an event recur does not follow, a charge recur did not make); a gateway or database that did not
+answer is a 503, and a fact that comes before what it is about (a refund of a charge whose approval recur has not
+recorded yet, a dispute closed before its opening arrived) a 409, so that Stripe delivers it again later.
 """
 
 from __future__ import annotations

@@ -11,7 +11,12 @@ than running everything due, which would charge the sandbox's subscriptions thro
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
+import json
 import os
+import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -297,3 +302,178 @@ def test_an_attempt_another_process_is_charging_is_not_charged_again_meanwhile(o
     assert bill_subscription(on_stripe.services, str(sub.id), system_actor()).status == "active"
     [charged] = on_stripe.intents_of(customer)
     assert charged["metadata"]["recur_key"] == request.key
+
+
+# ------------------------------------------------------------------------------------------------------ refunds
+def test_a_refund_through_recur_is_a_stripe_refund_of_the_payment_intent_made_once_even_when_its_answer_is_lost(
+    on_stripe: StripeRecur, seller: Api
+) -> None:
+    started = on_stripe.subscribe(seller, seller.new_plan(price={"amount": 5000, "currency": "BRL"})["id"])
+    [intent] = on_stripe.intents_of(on_stripe.customer_of(started["id"]))
+
+    first = seller.post(f"/v1/subscriptions/{started['id']}/refunds", {"amount": {"amount": 1200, "currency": "BRL"}}, expect=201)
+    link = LossyLink(on_stripe.server.url)
+    impatient = dataclasses.replace(on_stripe.services, gateway=StripeGateway(
+        on_stripe.services.db, TEST_API_KEY, link.url, WEBHOOK_SECRET, timeout=(1.0, 1.0)))
+    link.lose_next_answer("POST", "/v1/refunds")
+    try:
+        from recur.commands.refunds import refund_charge
+
+        second, _ = refund_charge(impatient, started["id"], None, {"amount": {"amount": 800, "currency": "BRL"}}, TEST_ACTOR)
+    finally:
+        link.close()
+    assert second.status == "requested"  # Stripe refunded; recur heard nothing: in flight, not failed
+    settled = bill_subscription(on_stripe.services, started["id"], system_actor())  # the scheduler asks again, same key
+
+    assert first["status"] == "succeeded" and settled.refunds[second.id].status == "succeeded"
+    at_stripe = [refund.to_dict() for refund in on_stripe.account.v1.refunds.list({"payment_intent": intent["id"]}).auto_paging_iter()]
+    assert sorted(refund["amount"] for refund in at_stripe) == [800, 1200]
+    refunded = events_named(seller, started["id"], "ChargeRefunded")
+    assert sorted(event["gateway_refund_id"] for event in refunded) == sorted(refund["id"] for refund in at_stripe)
+
+
+# ------------------------------------------------------------------------------------------------------ webhook
+def signed(event: dict[str, Any], secret: str = WEBHOOK_SECRET, at: int | None = None) -> tuple[bytes, str]:
+    """The body and `Stripe-Signature` header as Stripe sends them: HMAC-SHA256 of `<t>.<body>` with the endpoint's secret."""
+    body = json.dumps(event).encode()
+    timestamp = int(time.time()) if at is None else at
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return body, f"t={timestamp},v1={digest}"
+
+
+def stripe_event(kind: str, found: dict[str, Any]) -> dict[str, Any]:
+    return {"id": f"evt_{secrets.token_hex(8)}", "object": "event", "type": kind, "created": int(time.time()), "livemode": False,
+            "api_version": "2026-10-28.endive", "data": {"object": found}}
+
+
+def deliver(app: Any, event: dict[str, Any], secret: str = WEBHOOK_SECRET, signature: str | None = None) -> Any:
+    body, header = signed(event, secret)
+    headers = {"Content-Type": "application/json", "Stripe-Signature": header if signature is None else signature}
+    if signature == "":
+        del headers["Stripe-Signature"]
+    return app.post("/v1/gateway-events/stripe", data=body, headers=headers)
+
+
+@pytest.fixture
+def webhook(on_stripe: StripeRecur) -> Any:
+    """Where Stripe posts its events: the Stripe recur's app, with no credentials."""
+    from recur.http.app import create_app
+
+    return create_app(on_stripe.services).test_client()
+
+
+def paid_subscription(on_stripe: StripeRecur, seller: Api) -> tuple[dict[str, Any], dict[str, Any]]:
+    started = on_stripe.subscribe(seller, seller.new_plan(price={"amount": 3000, "currency": "BRL"})["id"])
+    [intent] = on_stripe.intents_of(on_stripe.customer_of(started["id"]))
+    return started, intent
+
+
+def test_a_refund_made_in_stripe_s_dashboard_is_recorded_once_however_often_stripe_delivers_it(
+    on_stripe: StripeRecur, seller: Api, webhook: Any
+) -> None:
+    started, intent = paid_subscription(on_stripe, seller)
+    refund = on_stripe.account.v1.refunds.create({"payment_intent": intent["id"], "amount": 1000}).to_dict()
+    event = stripe_event("charge.refunded", {"id": refund["charge"], "object": "charge", "payment_intent": intent["id"],
+                                             "amount": 3000, "amount_refunded": 1000, "currency": "brl"})
+
+    answers = [deliver(webhook, event) for _ in range(2)]  # Stripe delivers at least once
+
+    assert [answer.status_code for answer in answers] == [200, 200]
+    assert [answer.get_json()["outcome"] for answer in answers] == ["recorded", "duplicate"]
+    [refunded] = events_named(seller, started["id"], "ChargeRefunded")
+    assert (refunded["gateway_refund_id"], refunded["amount"], refunded["gateway_charge_id"]) == (refund["id"], 1000, intent["id"])
+    listed = seller.get(f"/v1/subscriptions/{started['id']}/refunds")["items"]
+    assert [(item["amount"], item["status"]) for item in listed] == [({"amount": 1000, "currency": "BRL"}, "succeeded")]
+
+
+def test_a_new_event_about_a_refund_already_recorded_records_nothing_more(on_stripe: StripeRecur, seller: Api, webhook: Any) -> None:
+    started, intent = paid_subscription(on_stripe, seller)
+    seller.post(f"/v1/subscriptions/{started['id']}/refunds", {}, expect=201)  # recur's own refund, in full
+
+    answer = deliver(webhook, stripe_event("charge.refunded", {"id": "ch_any", "object": "charge", "payment_intent": intent["id"]}))
+
+    assert answer.status_code == 200 and answer.get_json()["outcome"] == "known"
+    assert len(events_named(seller, started["id"], "ChargeRefunded")) == 1
+
+
+def test_a_dispute_opened_then_lost_is_recorded_on_the_subscription_whose_charge_it_is(
+    on_stripe: StripeRecur, seller: Api, webhook: Any
+) -> None:
+    started, intent = paid_subscription(on_stripe, seller)
+    dispute = {"id": "dp_recur_1", "object": "dispute", "charge": "ch_any", "payment_intent": intent["id"], "amount": 3000,
+               "currency": "brl", "reason": "fraudulent", "status": "needs_response"}
+
+    opened = deliver(webhook, stripe_event("charge.dispute.created", dispute))
+    closed = deliver(webhook, stripe_event("charge.dispute.closed", {**dispute, "status": "lost"}))
+
+    assert [opened.get_json()["outcome"], closed.get_json()["outcome"]] == ["recorded", "recorded"]
+    [disputed] = events_named(seller, started["id"], "ChargeDisputed")
+    [ended] = events_named(seller, started["id"], "DisputeClosed")
+    assert (disputed["dispute_id"], disputed["amount"], disputed["reason"]) == ("dp_recur_1", 3000, "fraudulent")
+    assert ended["outcome"] == "lost"
+
+
+def test_a_dispute_closed_before_its_opening_arrived_is_refused_so_that_stripe_delivers_it_again(
+    on_stripe: StripeRecur, seller: Api, webhook: Any
+) -> None:
+    started, intent = paid_subscription(on_stripe, seller)
+    dispute = {"id": "dp_recur_2", "object": "dispute", "payment_intent": intent["id"], "amount": 3000, "currency": "brl",
+               "reason": "general", "status": "won"}
+    closed = stripe_event("charge.dispute.closed", dispute)
+
+    early = deliver(webhook, closed)
+    deliver(webhook, stripe_event("charge.dispute.created", {**dispute, "status": "needs_response"}))
+    again = deliver(webhook, closed)
+
+    assert early.status_code == 409 and again.get_json()["outcome"] == "recorded"
+    [ended] = events_named(seller, started["id"], "DisputeClosed")
+    assert ended["outcome"] == "won"
+
+
+@pytest.mark.parametrize(("secret", "signature"), [("whsec_someone_else", None), (WEBHOOK_SECRET, ""), (WEBHOOK_SECRET, "t=1,v1=00")])
+def test_an_event_without_a_good_signature_is_refused_and_records_nothing(
+    on_stripe: StripeRecur, seller: Api, webhook: Any, secret: str, signature: str | None
+) -> None:
+    started, intent = paid_subscription(on_stripe, seller)
+    refund = on_stripe.account.v1.refunds.create({"payment_intent": intent["id"], "amount": 500}).to_dict()
+
+    answer = deliver(webhook, stripe_event("charge.refunded", {"id": refund["charge"], "object": "charge", "payment_intent": intent["id"]}),
+                     secret, signature)
+
+    assert answer.status_code == 401 and answer.mimetype == "application/problem+json"
+    assert answer.get_json()["type"].endswith("/invalid-signature")
+    assert events_named(seller, started["id"], "ChargeRefunded") == []
+
+
+def test_an_old_signature_is_refused_as_a_replay(on_stripe: StripeRecur, webhook: Any) -> None:
+    event = stripe_event("charge.refunded", {"id": "ch_any", "object": "charge", "payment_intent": "pi_any"})
+    body, header = signed(event, at=int(time.time()) - 3600)
+
+    answer = webhook.post("/v1/gateway-events/stripe", data=body, headers={"Stripe-Signature": header})
+
+    assert answer.status_code == 401
+
+
+def test_events_recur_does_not_follow_and_charges_it_did_not_make_are_acknowledged_and_ignored(
+    on_stripe: StripeRecur, webhook: Any
+) -> None:
+    customer = on_stripe.account.v1.customers.create({"name": "Elsewhere"})["id"]
+    method = on_stripe.payment_method(APPROVED)
+    on_stripe.account.v1.payment_methods.attach(method, {"customer": customer})
+    foreign = on_stripe.account.v1.payment_intents.create({"amount": 100, "currency": "brl", "customer": customer, "payment_method": method,
+                                                           "confirm": True, "off_session": True})
+
+    other_type = deliver(webhook, stripe_event("customer.created", {"id": customer, "object": "customer"}))
+    not_ours = deliver(webhook, stripe_event("charge.refunded", {"id": "ch_x", "object": "charge", "payment_intent": foreign["id"]}))
+
+    assert [other_type.status_code, not_ours.status_code] == [200, 200]
+    assert [other_type.get_json()["outcome"], not_ours.get_json()["outcome"]] == ["ignored", "ignored"]
+
+
+def test_the_stripe_webhook_is_not_there_when_recur_does_not_use_stripe(api: Any, recur: Any) -> None:
+    event = stripe_event("charge.refunded", {"id": "ch_any", "object": "charge", "payment_intent": "pi_any"})
+    body, header = signed(event)
+
+    answer = recur.client.post("/v1/gateway-events/stripe", data=body, headers={"Stripe-Signature": header})
+
+    assert answer.status_code == 404 and answer.mimetype == "application/problem+json"
