@@ -81,19 +81,12 @@ def run_due(services: Services, now: datetime | None = None, limit: int = 1000) 
                 report.skipped_locked += 1
                 continue
             try:
-                bill_subscription(services, subscription_id, system_actor())
-                report.billed += 1
-                if failed_before:
-                    recovered.append(subscription_id)
-            except GatewayUnavailableError as error:
-                report.errors += 1
-                log.warning("billing subscription %s: %s; a charge in flight stays in flight, and the subscription is set aside "
-                            "for a backoff, then retried with the same key", subscription_id, error)
-                _set_aside(services, subscription_id, error)
-            except Exception as error:
-                report.errors += 1
-                log.exception("billing subscription %s failed; it is set aside for a backoff, then retried", subscription_id)
-                _set_aside(services, subscription_id, error)
+                if bill_one(services, subscription_id):
+                    report.billed += 1
+                    if failed_before:
+                        recovered.append(subscription_id)
+                else:
+                    report.errors += 1
             finally:
                 with conn.cursor() as cur:
                     cur.execute("SELECT pg_advisory_unlock(%s)", (key,))
@@ -101,6 +94,23 @@ def run_due(services: Services, now: datetime | None = None, limit: int = 1000) 
         conn.close()
     scheduler_failures.clear(services.db, recovered)
     return report
+
+
+def bill_one(services: Services, subscription_id: str) -> bool:
+    """Bill one due subscription as a pass does (the caller holds its lock): False when billing it failed, which is then
+    recorded and the subscription set aside for a backoff. A payment gateway that gave no answer is an expected failure,
+    logged without a traceback: a charge in flight stays in flight, to be settled with the same key after the backoff."""
+    try:
+        bill_subscription(services, subscription_id, system_actor())
+        return True
+    except GatewayUnavailableError as error:
+        log.warning("billing subscription %s: %s; a charge in flight stays in flight, and the subscription is set aside for a "
+                    "backoff, then retried with the same key", subscription_id, error)
+        _set_aside(services, subscription_id, error)
+    except Exception as error:
+        log.exception("billing subscription %s failed; it is set aside for a backoff, then retried", subscription_id)
+        _set_aside(services, subscription_id, error)
+    return False
 
 
 def _set_aside(services: Services, subscription_id: str, error: BaseException) -> None:
