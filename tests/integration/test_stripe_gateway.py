@@ -106,7 +106,7 @@ def stripe_recur(recur: Any, database_url: str, localstripe: LocalStripe) -> Ite
         "RECUR_STRIPE_API_BASE": localstripe.url,
         "RECUR_STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
     })
-    services = build_services(settings, database_url, pool_size=2)
+    services = build_services(settings, database_url, pool_size=4)  # as an API worker's
     account = stripe.StripeClient(TEST_API_KEY, base_addresses={"api": localstripe.url}, max_network_retries=0)
     running = StripeRecur(services, Api(flask_call(create_app(services).test_client())), account, localstripe)
     yield running
