@@ -102,24 +102,34 @@ def _start_sender(settings: Settings, database_url: str, stop: StopFlag) -> thre
     return thread
 
 
-def send_until_stopped(sender: OutboxSender, stop: Callable[[], bool], interval: float = 0.5, max_pause: float = 30.0) -> None:
-    """Send what the outbox holds every `interval` seconds; a pass that fails (the database unavailable) is
-    tried again after a pause that doubles up to `max_pause`."""
+def send_until_stopped(sender: OutboxSender, stop: Callable[[], bool], interval: float = 0.5) -> None:
+    """Send what the outbox holds every `interval` seconds."""
     log.info("e-mail sender running every %.1fs", interval)
+
+    def one_pass() -> None:
+        report = sender.send_due()
+        if report.handled:
+            log.info("e-mail: %d sent, %d refused for now, %d refused for good", report.sent, report.deferred, report.failed)
+
+    repeat_until_stopped(one_pass, stop, interval, "e-mail sender pass")
+    sender.transport.close()
+
+
+def repeat_until_stopped(one_pass: Callable[[], None], stop: Callable[[], bool], interval: float, what: str,
+                         max_pause: float = 30.0) -> None:
+    """Run `one_pass` every `interval` seconds until told to stop. A pass that fails (the database unavailable, say)
+    is tried again after a pause that doubles up to `max_pause`, not every second."""
     pause = interval
     while not stop():
         try:
-            report = sender.send_due()
-            if report.handled:
-                log.info("e-mail: %d sent, %d refused for now, %d refused for good", report.sent, report.deferred, report.failed)
+            one_pass()
             pause = interval
         except Exception:
             pause = min(pause * 2, max_pause)
-            log.exception("e-mail sender pass failed; retrying in %.0fs", pause)
+            log.exception("%s failed; retrying in %.0fs", what, pause)
         deadline = time.monotonic() + pause
         while not stop() and time.monotonic() < deadline:
             time.sleep(0.1)
-    sender.transport.close()
 
 
 class Housekeeping:
@@ -137,31 +147,23 @@ class Housekeeping:
             log.info("forgot %d idempotency keys older than a day", forgotten)
 
 
-def run_scheduler(settings: Settings, interval: float = 1.0, max_pause: float = 30.0) -> None:
+def run_scheduler(settings: Settings, interval: float = 1.0) -> None:
     """Bill and report what is due, every `interval` seconds. In the sandbox the clock stands still, so this
-    only runs what a clock advance or a card change made due.
-
-    A subscription that fails is set aside by run_due itself; a whole pass that fails (the database
-    unavailable) is retried after a pause that doubles up to `max_pause`, not every second."""
+    only runs what a clock advance or a card change made due. A subscription that fails is set aside by run_due
+    itself; a whole pass that fails is retried after a growing pause (repeat_until_stopped)."""
     database_url, _ = _require(settings)
     stop = StopFlag()
     services = build_services(settings, database_url, pool_size=2)
     log.info("billing scheduler running every %.1fs", interval)
     mark_ready(settings, "scheduler")
-    pause = interval
     housekeeping = Housekeeping(IdempotencyStore(services.db, services.events.recorder.events_table_name))
-    while not stop():
-        try:
-            housekeeping.run_when_due()
-            report = run_due(services)
-            if report.examined or report.reports or report.errors:
-                log.info("billed %d of %d due subscriptions, reported %d periods (%d failed and set aside)", report.billed,
-                         report.examined, report.reports, report.errors)
-            pause = interval
-        except Exception:
-            pause = min(pause * 2, max_pause)
-            log.exception("scheduler pass failed; retrying in %.0fs", pause)
-        deadline = time.monotonic() + pause
-        while not stop() and time.monotonic() < deadline:
-            time.sleep(0.1)
+
+    def one_pass() -> None:
+        housekeeping.run_when_due()
+        report = run_due(services)
+        if report.examined or report.reports or report.errors:
+            log.info("billed %d of %d due subscriptions, reported %d periods (%d failed and set aside)", report.billed,
+                     report.examined, report.reports, report.errors)
+
+    repeat_until_stopped(one_pass, stop, interval, "scheduler pass")
     services.close()

@@ -88,6 +88,22 @@ EXCEPTION WHEN others THEN
     RAISE NOTICE 'producer names not read from the event store (%): e-mail shows no producer name for them', SQLERRM;
 END $$;
 
+-- The name (and e-mail) a producer, product or plan was created with, read from its first stored event: the notifier's
+-- fallback when the catalog event has not reached it yet (the catalog and subscription topics are consumed side by
+-- side, in no order between them). NULL when the event is missing or not stored as JSON.
+CREATE FUNCTION recur_created_name(aggregate uuid, OUT name text, OUT email text) LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    created jsonb;
+BEGIN
+    SELECT convert_from(state, 'UTF8')::jsonb INTO created FROM recur_events
+    WHERE originator_id = aggregate AND originator_version = 1;
+    name := created ->> 'name';
+    email := created ->> 'email';
+EXCEPTION WHEN others THEN
+    name := NULL;
+    email := NULL;
+END $$;
+
 -- Report schedules, as the API lists them (a read model of the ReportSchedule aggregate).
 CREATE TABLE rm_report_schedules (
     id uuid PRIMARY KEY,

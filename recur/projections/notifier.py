@@ -6,7 +6,9 @@ the e-mail outbox with a key naming the subscription, the kind and the cycle (or
 redelivered event or a second notifier decides nothing new; the sender delivers the rows.
 
 It keeps what a message needs (the subscriber's address, the names of producer, product and plan) from
-the events it consumes, rather than reading another group's read model that may be behind or ahead.
+the events it consumes, rather than reading another group's read model that may be behind or ahead. The
+catalog and subscription topics arrive side by side, in no order between them: a name whose catalog event
+has not arrived yet is read from the event store itself (`recur_created_name`, migration 009).
 Events stored before e-mail existed (`notifier_horizon`) update that state but send nothing: an upgrade
 does not mail every subscriber a receipt for each charge of their history.
 
@@ -74,8 +76,9 @@ class Recipient:
 def _recipient(cur: Any, event: dict[str, Any]) -> Recipient | None:
     cur.execute(
         "SELECT s.subscription_id::text, s.producer_id::text, s.code, s.name, s.email, s.country, s.payment_method, "
-        "coalesce(producer.name, ''), product.name, plan.name, s.last_refusal, s.refusal_told, "
-        "%s > (SELECT last_notification_id FROM notifier_horizon) "
+        "coalesce(producer.name, (recur_created_name(s.producer_id)).name, ''), "
+        "coalesce(product.name, (recur_created_name(s.product_id)).name), coalesce(plan.name, (recur_created_name(s.plan_id)).name), "
+        "s.last_refusal, s.refusal_told, %s > (SELECT last_notification_id FROM notifier_horizon) "
         "FROM mail_subscribers s LEFT JOIN mail_names producer ON producer.id = s.producer_id "
         "LEFT JOIN mail_names product ON product.id = s.product_id LEFT JOIN mail_names plan ON plan.id = s.plan_id "
         "WHERE s.subscription_id = %s",

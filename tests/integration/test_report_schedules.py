@@ -12,6 +12,7 @@ import email
 import email.policy
 import io
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -47,11 +48,6 @@ class Mail:
         (part,) = list(self.message.iter_attachments())
         content: bytes = part.get_payload(decode=True)
         return str(part.get_filename()), part.get_content_type(), content
-
-
-@pytest.fixture
-def admin(api: Api) -> Api:
-    return api.as_(ADMIN)
 
 
 @pytest.fixture
@@ -343,3 +339,16 @@ def test_a_monthly_report_in_lisbon_ends_at_lisbon_midnight_on_the_first(
     last_day: date = first_of_next - timedelta(days=1)
     assert mail.attachment()[0] == f"sales-report-{local_today.replace(day=1)}--{last_day}.csv"
     assert mail.decided_at == month_end
+
+
+def test_the_report_reaches_the_recipients_mail_server_with_its_file(recur: Any, producer: Api, admin: Api,
+                                                                      schedules: list[str]) -> None:
+    recipient = f"finance-{uuid.uuid4().hex[:8]}@example.com"
+    created = schedule(producer, schedules, recipients=[recipient])
+    advance_to(admin, next_utc_midnight(clock(admin)) + timedelta(minutes=1))
+
+    received = recur.mail.one(recipient, "report")
+    (decided,) = outbox(recur, created["id"])
+    (part,) = list(received.message.iter_attachments())
+    assert (part.get_filename(), part.get_payload(decode=True)) == decided.attachment()[::2]
+    assert received.message["From"].addresses[0].display_name == "recur"
