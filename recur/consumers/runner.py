@@ -44,6 +44,11 @@ def make_consumer(bootstrap_servers: str, group_id: str, topics: Sequence[str]) 
         heartbeat_interval_ms=1500,
         max_poll_records=1000,
         fetch_max_wait_ms=100,
+        # Partitions added to a topic (the relay recreating topics that a broker restarted empty auto-created with
+        # too few) are seen within seconds rather than the default five minutes: a changed partition count makes
+        # the group rebalance, and the new partitions are consumed. Found with two consumer groups asking for the
+        # topics right after a broker restart: both got 4 of 6 partitions and waited.
+        metadata_max_age_ms=5000,
         allow_auto_create_topics=False,
     )
     consumer.subscribe(list(topics), listener=LogAssignments())
