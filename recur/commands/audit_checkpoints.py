@@ -14,14 +14,14 @@ checkpoint is not recorded again.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from recur.db import Database
+from marshmallow import ValidationError
 
-_HASH = re.compile(r"[0-9a-f]{64}")
+from recur.contract.audit import AuditCheckpoint
+from recur.db import Database
 
 
 class InvalidCheckpointError(ValueError):
@@ -35,19 +35,23 @@ class Checkpoint:
     at: datetime | None = None  # when it was recorded; unknown for one given as ID/HASH
 
     def message(self) -> dict[str, Any]:
-        """What is published to recur.audit.v1, and what `recur audit verify --checkpoint` takes back."""
-        return {"notification_id": self.notification_id, "hash": self.hash, "at": self.at.isoformat() if self.at else None}
+        """What is published to recur.audit.v1 (its schema: recur.contract.audit), and what `recur audit verify
+        --checkpoint` takes back."""
+        dumped: dict[str, Any] = AuditCheckpoint().dump(self)
+        return dumped
 
     @classmethod
     def parse(cls, text: str) -> Checkpoint:
-        """A checkpoint as published (a JSON object with `notification_id` and `hash`) or written `ID/HASH`."""
+        """A checkpoint as published (the JSON message) or written `ID/HASH`."""
         given = _given_json(text) if text.strip().startswith("{") else _given_shorthand(text)
-        notification_id, digest, at = given.get("notification_id"), given.get("hash"), given.get("at")
-        if not isinstance(notification_id, int) or isinstance(notification_id, bool) or not 0 < notification_id < 2**63:
-            raise InvalidCheckpointError("a checkpoint's notification_id must be a positive integer (ID/HASH or the published JSON)")
-        if not isinstance(digest, str) or not _HASH.fullmatch(digest.lower()):
-            raise InvalidCheckpointError("a checkpoint's hash must be 64 hexadecimal digits (ID/HASH or the published JSON)")
-        return cls(notification_id, digest.lower(), _instant(at))
+        if isinstance(given.get("notification_id"), bool):
+            raise InvalidCheckpointError("a checkpoint's notification_id must be a positive integer")
+        try:
+            loaded = AuditCheckpoint().load(given, partial=("at",))
+        except ValidationError as error:
+            wrong = "; ".join(f"{name}: {' '.join(map(str, problems))}" for name, problems in sorted(error.normalized_messages().items()))
+            raise InvalidCheckpointError(f"not a checkpoint (ID/HASH or the published JSON): {wrong}") from None
+        return cls(loaded["notification_id"], loaded["hash"], loaded.get("at"))
 
 
 def _given_json(text: str) -> dict[str, Any]:
@@ -57,21 +61,15 @@ def _given_json(text: str) -> dict[str, Any]:
         raise InvalidCheckpointError(f"the checkpoint is not valid JSON: {error}") from None
     if not isinstance(given, dict):
         raise InvalidCheckpointError("the checkpoint must be a JSON object")
+    if isinstance(given.get("hash"), str):
+        given["hash"] = given["hash"].lower()
     return given
 
 
 def _given_shorthand(text: str) -> dict[str, Any]:
     notification_id, _, digest = text.strip().partition("/")
-    return {"notification_id": int(notification_id) if notification_id.isascii() and notification_id.isdigit() else None, "hash": digest}
-
-
-def _instant(at: Any) -> datetime | None:
-    if at is None:
-        return None
-    try:
-        return datetime.fromisoformat(at) if isinstance(at, str) else None
-    except ValueError:
-        raise InvalidCheckpointError(f"a checkpoint's `at` must be an ISO 8601 instant, not {at!r}") from None
+    number = int(notification_id) if notification_id.isascii() and notification_id.isdigit() else notification_id
+    return {"notification_id": number, "hash": digest.lower()}
 
 
 # The head of the log, recorded unless that head already has its checkpoint (then that one is returned). A

@@ -1,0 +1,80 @@
+"""Publishing the event log's checkpoints to recur.audit.v1, where auditors keep them out of recur's reach.
+
+The audit_checkpoints table is the record; the topic is the copy that matters: someone able to rewrite the
+event store can rewrite that table too, but not what auditors already read from the topic. Checkpoints are
+published after the transaction that recorded them, marked `published_at` once the broker acknowledged them,
+and any that could not be published (broker away) go out on a later call, in notification order: at least once.
+All share one key, so they stay in order on one partition.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+
+from recur.commands.audit_checkpoints import Checkpoint, mark_published, unpublished_checkpoints
+from recur.contract.audit import KEY
+from recur.contract.topics import AUDIT
+from recur.db import Database
+
+log = logging.getLogger(__name__)
+BATCH = 200
+BACKOFF = 30.0  # seconds between attempts after the broker refused
+
+
+def encoded(checkpoint: Checkpoint) -> bytes:
+    return json.dumps(checkpoint.message(), ensure_ascii=True, separators=(",", ":")).encode()
+
+
+class AuditTopic:
+    def __init__(self, db: Database, bootstrap_servers: str) -> None:
+        self.db = db
+        self.bootstrap = bootstrap_servers
+        self.producer: KafkaProducer | None = None
+        self.not_before = 0.0
+
+    def publish_pending(self) -> int:
+        """Publish the checkpoints not yet on the topic; returns how many went out (0 when the broker refused)."""
+        if time.monotonic() < self.not_before:
+            return 0
+        sent = 0
+        try:
+            while True:
+                with self.db.transaction() as cur:
+                    checkpoints = unpublished_checkpoints(cur, BATCH)
+                    if not checkpoints:
+                        return sent
+                    self._send(checkpoints)
+                    mark_published(cur, checkpoints)
+                sent += len(checkpoints)
+        except KafkaError as error:
+            log.warning("audit checkpoints not published to %s yet (%s); they stay recorded and go out later", AUDIT, error)
+            self.close()
+            self.not_before = time.monotonic() + BACKOFF
+            return sent
+
+    def _send(self, checkpoints: list[Checkpoint]) -> None:
+        if self.producer is None:
+            self.producer = KafkaProducer(
+                bootstrap_servers=self.bootstrap, client_id="recur-audit", acks="all", max_block_ms=5000,
+                allow_auto_create_topics=False,
+            )
+        futures = [
+            self.producer.send(AUDIT, key=KEY.encode(), value=encoded(checkpoint), headers=[("content-type", b"application/json")])
+            for checkpoint in checkpoints
+        ]
+        self.producer.flush(timeout=10)
+        for future in futures:
+            future.get(timeout=10)
+
+    def close(self) -> None:
+        if self.producer is not None:
+            try:
+                self.producer.close(timeout=2)
+            except KafkaError:
+                log.debug("closing the audit producer failed", exc_info=True)
+            self.producer = None
