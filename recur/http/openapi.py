@@ -105,6 +105,7 @@ TAGS = {
     "Sandbox": "Test cards, outcome queues, boleto payments, the shared clock and the outbox of the local SMTP sink (only "
     "with RECUR_SANDBOX=1). Card tokens need no credentials; everything else is for the admin.",
     "Operations": "Health, readiness, billing runs, metrics and this documentation.",
+    "Audit": "The event log's hash chain, verified (admin). The audit trails of subscriptions, products and plans are beside them.",
 }
 BLUEPRINT_TAGS = {
     "catalog": "Catalog",
@@ -113,6 +114,7 @@ BLUEPRINT_TAGS = {
     "report_schedules": "Reports",
     "dashboard_page": "Dashboard page",
     "sandbox": "Sandbox",
+    "audit": "Audit",
 }
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}  # RFC 9110: every other method may change something
 
