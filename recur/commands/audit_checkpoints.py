@@ -103,6 +103,11 @@ def recorded_checkpoints(db: Database, limit: int = 20) -> list[Checkpoint]:
     return [_checkpoint(row) for row in rows]
 
 
+def unpublished_count(db: Database) -> int:
+    row = db.fetchone("SELECT count(*) FROM audit_checkpoints WHERE published_at IS NULL")
+    return int(row[0]) if row else 0
+
+
 def unpublished_checkpoints(cur: Any, limit: int) -> list[Checkpoint]:
     """Checkpoints not yet acknowledged by the broker, oldest first, locked for this transaction (SKIP LOCKED: two
     publishers never send the same ones at once)."""

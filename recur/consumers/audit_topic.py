@@ -36,6 +36,7 @@ class AuditTopic:
         self.bootstrap = bootstrap_servers
         self.producer: KafkaProducer | None = None
         self.not_before = 0.0
+        self.behind = False  # the broker refused the last attempt: some checkpoints wait to be published
 
     def publish_pending(self) -> int:
         """Publish the checkpoints not yet on the topic; returns how many went out (0 when the broker refused)."""
@@ -47,6 +48,7 @@ class AuditTopic:
                 with self.db.transaction() as cur:
                     checkpoints = unpublished_checkpoints(cur, BATCH)
                     if not checkpoints:
+                        self.behind = False
                         return sent
                     self._send(checkpoints)
                     mark_published(cur, checkpoints)
@@ -55,6 +57,7 @@ class AuditTopic:
             log.warning("audit checkpoints not published to %s yet (%s); they stay recorded and go out later", AUDIT, error)
             self.close()
             self.not_before = time.monotonic() + BACKOFF
+            self.behind = True
             return sent
 
     def _send(self, checkpoints: list[Checkpoint]) -> None:
