@@ -23,7 +23,10 @@ from recur.db import Database
 
 log = logging.getLogger(__name__)
 BATCH = 200
-BACKOFF = 30.0  # seconds between attempts after the broker refused
+# Seconds between attempts after the broker refused. Checkpoints are hourly, and each attempt at an unreachable
+# broker holds the scheduler's loop (billing) for up to BOOTSTRAP_SECONDS: try seldom.
+BACKOFF = 300.0
+BOOTSTRAP_SECONDS = 5
 
 
 def encoded(checkpoint: Checkpoint) -> bytes:
@@ -64,6 +67,7 @@ class AuditTopic:
         if self.producer is None:
             self.producer = KafkaProducer(
                 bootstrap_servers=self.bootstrap, client_id="recur-audit", acks="all", max_block_ms=5000,
+                bootstrap_timeout_ms=BOOTSTRAP_SECONDS * 1000,
                 allow_auto_create_topics=False,
             )
         futures = [
