@@ -74,9 +74,10 @@ class AuditTopic:
             self.producer.send(AUDIT, key=KEY.encode(), value=encoded(checkpoint), headers=[("content-type", b"application/json")])
             for checkpoint in checkpoints
         ]
-        self.producer.flush(timeout=10)
+        # A few seconds at most: this runs in the scheduler's loop, and when it stops, within its 10 s to exit.
+        self.producer.flush(timeout=BOOTSTRAP_SECONDS)
         for future in futures:
-            future.get(timeout=10)
+            future.get(timeout=BOOTSTRAP_SECONDS)
 
     def close(self) -> None:
         if self.producer is not None:
