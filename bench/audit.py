@@ -4,7 +4,8 @@ recur: commands as the API runs them, on a database with migration 014's trigger
 INSERT takes the table's lock, which eventsourcing already holds, then each row looks the head of the log up by
 its index and computes one SHA-256). Three commands: `start_subscription` (three events in two saves, a gateway
 charge between them) on one thread and on four, and a batch of 50 plan revisions saved at once (one INSERT of 50
-rows: how the billing run saves several subscriptions).
+rows: how the billing run saves several subscriptions); and, to isolate the chain's own cost, a save of one event
+(a new product).
 
 baseline: the same commands on the same database with the two triggers disabled (`ALTER TABLE ... DISABLE
 TRIGGER`), in rounds alternating with recur's; the best round of each counts.
@@ -23,7 +24,7 @@ from bench.workload import actor, card_tokens, history_database, make_catalog, s
 
 THREADS = 4
 BATCH = 50
-ROUNDS = 3
+ROUNDS = 5
 BASELINE = "the same commands with recur_events' chain triggers disabled, alternating rounds on the same database"
 TRIGGERS = ("recur_audit_chain", "recur_audit_serialize")
 
@@ -77,11 +78,11 @@ def verify_rates(stack: Stack, events: int) -> tuple[int, float, float]:
 
 def run(stack: Stack) -> dict[str, Any]:
     from recur.bootstrap import build_services
-    from recur.commands.catalog import owned
+    from recur.commands.catalog import create_product, owned
     from recur.commands.subscriptions import start_subscription
     from recur.domain.catalog import Plan
 
-    single, threaded, batches, warmup = scale(600, 12), scale(1200, 24), scale(120, 6), 20
+    saves, single, threaded, batches, warmup = scale(3000, 20), scale(1200, 20), scale(1600, 40), scale(200, 10), 20
     url = stack.new_database("audit")
     services = build_services(stack.settings(url), url, pool_size=THREADS)
     try:
@@ -97,6 +98,9 @@ def run(stack: Stack) -> dict[str, Any]:
 
         plans = [owned(services, make_catalog(services, f"Batch {k}").plan_id, Plan, None) for k in range(BATCH)]
 
+        def save_product(i: int) -> None:
+            create_product(services, catalog.producer_id, f"Course {i}", who)
+
         def revise_batch(i: int) -> None:
             for plan in plans:
                 plan.revise({"name": f"Monthly {i}"}, actor(plan.producer_id))
@@ -106,6 +110,7 @@ def run(stack: Stack) -> dict[str, Any]:
         print_header("audit: commands per second with the hash chain and without", BASELINE)
         rows = []
         for label, fn, n, threads, per_call in (
+            ("create_product (a read, one event saved), 1 thread", save_product, saves, 1, 1),
             ("start_subscription, 1 thread", starter(warmup), single, 1, 1),
             (f"start_subscription, {THREADS} threads", starter(warmup + single), threaded, THREADS, 1),
             (f"revise_plan x{BATCH}, saved at once", revise_batch, batches, 1, BATCH),
@@ -118,7 +123,8 @@ def run(stack: Stack) -> dict[str, Any]:
     finally:
         services.close()
     notes = [
-        f"{single} subscriptions on 1 thread, {threaded} on {THREADS} threads, {batches} batches of {BATCH} plan revisions, each "
+        f"{saves} products, {single} subscriptions on 1 thread, {threaded} on {THREADS} threads, {batches} batches of {BATCH} "
+        "plan revisions, each "
         f"split into {ROUNDS} rounds with the chain and {ROUNDS} without, alternating; the best round of each counts.",
         f"`recur audit verify` over {events:,} events (subscriptions started and charged, bench.workload.history_database): "
         f"{verified:,.0f} events/s, against {raw:,.0f} rows/s for a raw read of the same rows through the same server-side "
