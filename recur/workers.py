@@ -11,7 +11,9 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from recur.bootstrap import build_services
+from recur.commands.audit_checkpoints import record_checkpoint
 from recur.commands.idempotency import IdempotencyStore
+from recur.consumers.audit_topic import AuditTopic
 from recur.consumers.relay import Relay, start_watchdog
 from recur.consumers.runner import ConsumerRunner
 from recur.consumers.topic_admin import TopicMismatchError
@@ -147,23 +149,54 @@ class Housekeeping:
             log.info("forgot %d idempotency keys older than a day", forgotten)
 
 
+class Checkpointing:
+    """Records the event log's chain head as a checkpoint and publishes it to recur.audit.v1 every `every` seconds (an
+    hour: a rewrite of the history before a published checkpoint is provable from then on), and when the scheduler
+    stops. The first pass after a start records one at once; a head that did not move is not recorded again, and
+    checkpoints the broker did not take are published on a later pass."""
+
+    def __init__(self, db: Database, topic: AuditTopic, every: float = 3600.0) -> None:
+        self.db, self.topic, self.every, self.next_at = db, topic, every, 0.0
+
+    def run_when_due(self) -> None:
+        if time.monotonic() < self.next_at:
+            if self.topic.behind:  # what the broker refused goes out once it is back (publish_pending backs off itself)
+                self.topic.publish_pending()
+            return
+        self.next_at = time.monotonic() + self.every
+        self.record()
+
+    def record(self) -> None:
+        checkpoint = record_checkpoint(self.db)
+        if checkpoint is not None:
+            log.info("audit checkpoint: event %d, chain hash %s", checkpoint.notification_id, checkpoint.hash)
+        self.topic.publish_pending()
+
+
 def run_scheduler(settings: Settings, interval: float = 1.0) -> None:
     """Bill and report what is due, every `interval` seconds. In the sandbox the clock stands still, so this
     only runs what a clock advance or a card change made due. A subscription that fails is set aside by run_due
     itself; a whole pass that fails is retried after a growing pause (repeat_until_stopped)."""
-    database_url, _ = _require(settings)
+    database_url, bootstrap = _require(settings)
     stop = StopFlag()
     services = build_services(settings, database_url, pool_size=2)
+    checkpointing = Checkpointing(services.db, AuditTopic(services.db, bootstrap))
     log.info("billing scheduler running every %.1fs", interval)
     mark_ready(settings, "scheduler")
     housekeeping = Housekeeping(IdempotencyStore(services.db, services.events.recorder.events_table_name))
 
     def one_pass() -> None:
         housekeeping.run_when_due()
+        checkpointing.run_when_due()
         report = run_due(services)
         if report.examined or report.reports or report.errors:
             log.info("billed %d of %d due subscriptions, reported %d periods (%d failed and set aside)", report.billed,
                      report.examined, report.reports, report.errors)
 
     repeat_until_stopped(one_pass, stop, interval, "scheduler pass")
+    try:
+        checkpointing.record()  # the head as the scheduler leaves it
+    except Exception:
+        log.exception("the last audit checkpoint could not be recorded; the next start records one")
+    checkpointing.topic.close()
     services.close()

@@ -1,5 +1,5 @@
 """The `recur` command: `up`, `worker`, `bill`, `migrate` here; `projections` in projections.py, `kafka` and
-`contract` in operators.py."""
+`contract` in operators.py, `audit` in audit.py."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from recur import logs
+from recur.cli.audit import audit
 from recur.cli.notifications import notifications
 from recur.cli.operators import contract, kafka
 from recur.cli.projections import projections
@@ -155,3 +156,4 @@ main.add_command(projections)
 main.add_command(kafka)
 main.add_command(contract)
 main.add_command(notifications)
+main.add_command(audit)

@@ -18,7 +18,7 @@ def kafka() -> None:
 
 @kafka.command(
     name="create-topics",
-    help="Create recur's topics that are missing (event topics and the dead-letter topic) with --partitions "
+    help="Create recur's topics that are missing (event topics, the dead-letter and audit topics) with --partitions "
     "partitions, and report topics that exist with another partition count. Never deletes or changes a topic: "
     "a mismatch is for you to resolve (recur refuses to publish to it), and makes the exit code 1.",
 )

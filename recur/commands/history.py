@@ -1,5 +1,6 @@
-"""A subscription's past, for auditors: its events in order (who did what, when) and its state at any
-instant, rebuilt from the event store. Reads of the store itself, never of read models.
+"""An aggregate's past, for auditors: the events of a subscription, product or plan in order (who did what,
+when), and a subscription's state at any instant, rebuilt from the event store. Reads of the store itself,
+never of read models.
 
 An event's instant is the moment it took effect in the subscription's own time (`at`, or `started_at` for
 the first), which the sandbox clock may have moved; `recorded_at` is when it was stored.
@@ -35,7 +36,13 @@ class HistoryEntry:
 
 def subscription_history(services: Services, subscription: Subscription) -> list[HistoryEntry]:
     """Every event of a subscription the caller may see, oldest first."""
-    return [_entry(event) for event in _events(services, subscription.id)]
+    return aggregate_history(services, subscription.id)
+
+
+def aggregate_history(services: Services, aggregate_id: UUID) -> list[HistoryEntry]:
+    """Every event of an aggregate (a subscription, product, plan...), oldest first. Load the aggregate first
+    through whatever checks the caller may see it: this reads any id."""
+    return [_entry(event) for event in _events(services, aggregate_id)]
 
 
 def subscription_as_of(services: Services, subscription: Subscription, moment: datetime) -> Subscription:

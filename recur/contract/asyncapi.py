@@ -17,10 +17,10 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema
 
-from recur.contract import catalog_events, envelope, values
+from recur.contract import audit, catalog_events, envelope, values
 from recur.contract.asyncapi_examples import EXAMPLES
 from recur.contract.events import CONTRACT, EventContract
-from recur.contract.topics import CATALOG, PARTITIONS, SUBSCRIPTIONS
+from recur.contract.topics import AUDIT, CATALOG, PARTITIONS, SUBSCRIPTIONS
 
 VERSION = "1.0.0"
 SHARED = (values.Money, values.RetryPolicy, values.PlanTerms, values.Subscriber, values.PaymentMethod, envelope.Actor,
@@ -86,15 +86,17 @@ def document() -> dict[str, Any]:
         "info": {"title": "recur public events", "version": VERSION, "description": ABOUT, "contact": {"name": "recur"}},
         "defaultContentType": "application/json",
         "servers": {"kafka": {"host": "kafka:9092", "protocol": "kafka", "protocolVersion": "3.9", "description": SERVER}},
-        "channels": {topic: _channel(topic) for topic in topics},
-        "operations": {CHANNELS[topic][1]: _operation(topic) for topic in topics},
+        "channels": {**{topic: _channel(topic) for topic in topics}, AUDIT: _audit_channel()},
+        "operations": {**{CHANNELS[topic][1]: _operation(topic) for topic in topics}, AUDIT_OPERATION: _audit_operation()},
         "components": {
             "messageBindings": {"AggregateKey": {"kafka": {
                 "key": {"type": "string", "format": "uuid",
                         "description": "The aggregate id (subscription, producer, product, plan, offer or report schedule id), UTF-8."},
-                "bindingVersion": "0.4.0"}}},
+                "bindingVersion": "0.4.0"}},
+                "AuditKey": {"kafka": {"key": {"type": "string", "const": audit.KEY, "description": "The same key for every "
+                             "checkpoint, so that they stay in order on one partition."}, "bindingVersion": "0.4.0"}}},
             "schemas": {"CloudEventsHeaders": _headers(), **_schemas()},
-            "messages": {c.name: _message(c) for c in CONTRACT},
+            "messages": {**{c.name: _message(c) for c in CONTRACT}, AUDIT_MESSAGE: _audit_message()},
         },
     }
 
@@ -126,6 +128,45 @@ def _operation(topic: str) -> dict[str, Any]:
     }
 
 
+AUDIT_OPERATION, AUDIT_MESSAGE = "publishAuditCheckpoints", "AuditCheckpoint"
+
+
+def _audit_channel() -> dict[str, Any]:
+    return {
+        "address": AUDIT,
+        "title": "Audit checkpoints",
+        "description": "Checkpoints of the hash chain that covers every event recur stores (see the README's \"Audit\" section): "
+                       "recorded every hour while the scheduler runs, when it stops, and by `recur audit checkpoint`. Not "
+                       "CloudEvents: the value is the JSON object below, `content-type: application/json`. Auditors consume "
+                       "it and keep what they read, out of reach of whoever administers recur's database.",
+        "messages": {AUDIT_MESSAGE: {"$ref": f"#/components/messages/{AUDIT_MESSAGE}"}},
+        "bindings": {"kafka": {"topic": AUDIT, "partitions": PARTITIONS, "replicas": 1, "bindingVersion": "0.4.0"}},
+    }
+
+
+def _audit_operation() -> dict[str, Any]:
+    return {
+        "action": "send",
+        "title": "Publish audit checkpoints",
+        "summary": "The scheduler publishes each checkpoint it records, at least once, in notification order.",
+        "channel": {"$ref": f"#/channels/{AUDIT}"},
+        "messages": [{"$ref": f"#/channels/{AUDIT}/messages/{AUDIT_MESSAGE}"}],
+    }
+
+
+def _audit_message() -> dict[str, Any]:
+    summary, _, more = inspect.cleandoc(audit.AuditCheckpoint.__doc__ or "").partition("\n\n")
+    return {
+        "name": AUDIT_MESSAGE,
+        "title": "Audit checkpoint",
+        "summary": " ".join(summary.split()),
+        "description": " ".join(more.split()),
+        "contentType": "application/json",
+        "payload": {"$ref": f"#/components/schemas/{AUDIT_MESSAGE}"},
+        "bindings": {"$ref": "#/components/messageBindings/AuditKey"},
+    }
+
+
 def _headers() -> dict[str, Any]:
     return {
         "type": "object",
@@ -138,7 +179,7 @@ def _headers() -> dict[str, Any]:
 
 def _schemas() -> dict[str, Any]:
     spec = APISpec("recur public events", VERSION, "3.1.0", plugins=[MarshmallowPlugin(schema_name_resolver=_name)])
-    declared: list[type[Schema]] = [*SHARED, *ENVELOPE_SCHEMAS.values(), *(c.schema for c in CONTRACT)]
+    declared: list[type[Schema]] = [*SHARED, *ENVELOPE_SCHEMAS.values(), *(c.schema for c in CONTRACT), audit.AuditCheckpoint]
     for schema in declared:
         spec.components.schema(_name(schema), schema=schema)
     generated = spec.to_dict()["components"]["schemas"]

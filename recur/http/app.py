@@ -21,6 +21,7 @@ from recur.http import (
     sandbox,
     subscriptions,
 )
+from recur.http.audit import bp as audit_routes
 from recur.http.context import EXTENSION
 from recur.http.errors import not_found, register_error_handlers
 from recur.http.fields import unstorable
@@ -72,6 +73,7 @@ def create_app(services: Services) -> Flask:
     app.register_blueprint(reports.bp)
     app.register_blueprint(report_schedules.bp)
     app.register_blueprint(dashboard_page.bp)
+    app.register_blueprint(audit_routes)
     if services.settings.sandbox:
         app.register_blueprint(sandbox.bp)
     return app

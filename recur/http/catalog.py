@@ -9,6 +9,7 @@ from marshmallow import Schema, fields, validate
 
 from recur.commands import catalog as commands
 from recur.commands.catalog import owned
+from recur.commands.history import HistoryEntry, aggregate_history
 from recur.commands.versions import Expected
 from recur.domain.catalog import Offer, Plan, Producer, Product
 from recur.http.context import services
@@ -18,6 +19,7 @@ from recur.http.limits import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH
 from recur.http.pagination import encode_cursor
 from recur.http.query import ProductsQuery
 from recur.http.representations.catalog import OfferView, PlanView, ProducerView, ProductPageView, ProductView, RegisteredProducerView
+from recur.http.representations.subscriptions import EventListView
 from recur.http.routes import ADMIN, ANY_CALLER, PRODUCER, Caller, Extended, route
 from recur.http.schemas import PERIODICITIES, MoneySchema, RetryPolicySchema
 from recur.projections.queries import catalog as read_models
@@ -98,6 +100,13 @@ def get_product(product_id: str, caller: Caller) -> Product:
     return found
 
 
+@route(bp.get, "/v1/products/<product_id>/events", TAG, "The product's audit trail: its events in order", roles=PRODUCER,
+       response=EventListView, description="Who created and changed the product, and when. Another producer's product is a 404.")
+def product_events(product_id: str, caller: Caller) -> dict[str, list[HistoryEntry]]:
+    product: Product = owned(services(), product_id, Product, caller.scope)
+    return {"items": aggregate_history(services(), product.id)}
+
+
 @route(bp.post, "/v1/products/<product_id>/plans", TAG, "Define a plan of a product", roles=PRODUCER, body=PlanSchema,
        response=PlanView, status=201, location="/v1/plans/{id}", etag=True)
 def define_plan(product_id: str, caller: Caller, body: dict[str, Any]) -> Plan:
@@ -108,6 +117,14 @@ def define_plan(product_id: str, caller: Caller, body: dict[str, Any]) -> Plan:
 def get_plan(plan_id: str, caller: Caller) -> Plan:
     found: Plan = owned(services(), plan_id, Plan, caller.scope)
     return found
+
+
+@route(bp.get, "/v1/plans/<plan_id>/events", TAG, "The plan's audit trail: its events in order", roles=PRODUCER,
+       response=EventListView, description="Who defined and revised the plan (prices, retry policy, reminders), and when. "
+       "Another producer's plan is a 404.")
+def plan_events(plan_id: str, caller: Caller) -> dict[str, list[HistoryEntry]]:
+    plan: Plan = owned(services(), plan_id, Plan, caller.scope)
+    return {"items": aggregate_history(services(), plan.id)}
 
 
 @route(bp.patch, "/v1/plans/<plan_id>", TAG, "Revise a plan", roles=PRODUCER, body=PlanPatchSchema, response=PlanView, etag=True,

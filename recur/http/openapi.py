@@ -107,6 +107,7 @@ TAGS = {
     "Operations": "Health, readiness, billing runs, metrics and this documentation.",
     "Gateway events": "What payment gateways post to recur (webhooks): no bearer credentials, each event verified by the "
     "gateway's own signature.",
+    "Audit": "The event log's hash chain, verified (admin). The audit trails of subscriptions, products and plans are beside them.",
 }
 BLUEPRINT_TAGS = {
     "catalog": "Catalog",
@@ -116,6 +117,7 @@ BLUEPRINT_TAGS = {
     "dashboard_page": "Dashboard page",
     "sandbox": "Sandbox",
     "gateway_events": "Gateway events",
+    "audit": "Audit",
 }
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}  # RFC 9110: every other method may change something
 

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from recur.commands.audit_checkpoints import Checkpoint, InvalidCheckpointError
 from recur.http.errors import ApiError
 from recur.http.fields import Text
 from recur.http.limits import EARLIEST_INSTANT, LATEST_INSTANT, MAX_EMAIL_LENGTH
@@ -215,3 +216,31 @@ def period(query: dict[str, Any], now: datetime, default_days: int = 30) -> tupl
     if end - start > timedelta(days=3 * 366):
         raise invalid("from", "the period is limited to three years")
     return start, end
+
+
+class NotificationId(Optional, fields.Integer):
+    """A position in the event log: ASCII digits that fit a bigint, at least 1."""
+
+    message = f"must be a notification id, 1 to {MAX_BIGINT}"
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if not isinstance(value, str) or not SERIAL.fullmatch(value) or not 1 <= int(value) <= MAX_BIGINT:
+            raise ValidationError(self.message)
+        return int(value)
+
+
+class CheckpointParameter(Optional, fields.String):
+    """A checkpoint of the event log's hash chain: `ID/HASH`, or the JSON message as published."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Checkpoint:
+        try:
+            return Checkpoint.parse(str(value))
+        except InvalidCheckpointError as error:
+            raise ValidationError(str(error)) from None
+
+
+class AuditVerifyQuery(Schema):
+    from_ = NotificationId(data_key="from", metadata={"description": "start at this notification id, taking the stored hash of "
+                                                       "the event before it as given (default: the first event)"})
+    checkpoint = CheckpointParameter(metadata={"description": "also prove the history up to a checkpoint was not rewritten: "
+                                               "`<notification_id>/<hash>` as published on recur.audit.v1"})

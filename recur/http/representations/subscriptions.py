@@ -135,7 +135,7 @@ class ActorView(Schema):
 class EventView(Schema):
     version = fields.Integer()
     type = text("e.g. recur.subscription.ChargeSucceeded; the last dotted part is the event's name")
-    occurred_at = instant("when it happened in the subscription's time")
+    occurred_at = instant("when it happened in the aggregate's own time (a subscription's may be the sandbox clock's)")
     recorded_at = instant("when it was stored")
     actor = nested(ActorView, allow_none=True)
     request_id = text("the X-Request-Id of the request that caused it", allow_none=True)

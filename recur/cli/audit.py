@@ -1,0 +1,139 @@
+"""`recur audit ...`: the auditor's commands on the event log's hash chain (recur/commands/audit_chain.py)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from recur import logs
+from recur.settings import Settings
+
+if TYPE_CHECKING:
+    from recur.commands.audit_verify import Verification
+
+BROKEN = 1  # exit code: the chain breaks, or a checkpoint does not match (click's usage errors exit with 2)
+
+
+@click.group(help="The tamper-evident event log: verify its hash chain, record and publish checkpoints of it.")
+def audit() -> None:
+    pass
+
+
+def _database_url() -> str:
+    settings = Settings.from_env()
+    if not settings.database_url:
+        raise click.UsageError("RECUR_DATABASE_URL is not set: use the database_url in <data dir>/runtime.json of `recur up`")
+    return settings.database_url
+
+
+@audit.command(help="Recompute the hash chain over every stored event, in notification order, and report the first break "
+               "(an event edited, deleted, inserted or moved) with its notification id, aggregate and version. Exit code 0 "
+               "when the chain holds (and matches every --checkpoint), 1 when it does not, 2 for a usage error.")
+@click.option("--from", "start", type=click.IntRange(1, 2**63 - 1), default=None,
+              help="Start at this notification id, taking the stored hash of the event before it as given.")
+@click.option("--checkpoint", "given", multiple=True, metavar="CHECKPOINT",
+              help="A checkpoint as published on recur.audit.v1 (the JSON message) or ID/HASH: prove the history up to it "
+              "was not rewritten since. Repeatable.")
+def verify(start: int | None, given: tuple[str, ...]) -> None:
+    logs.configure_logging("audit", "WARNING")
+    from recur.commands.audit_checkpoints import Checkpoint, InvalidCheckpointError
+    from recur.commands.audit_verify import CheckpointOutOfRangeError, log_bounds, verify_chain
+    from recur.db import Database
+
+    try:
+        checkpoints = [Checkpoint.parse(text) for text in given]
+    except InvalidCheckpointError as error:
+        raise click.BadParameter(str(error), param_hint="--checkpoint") from None
+    db = Database(_database_url(), 1)
+    try:
+        bounds = log_bounds(db)
+        first, last = (start or bounds[0], bounds[1]) if bounds else (0, 0)
+        reached = first - 1
+        with click.progressbar(length=max(last - first + 1, 0), label="verifying the event log", show_pos=True, show_eta=True,
+                               file=sys.stderr) as bar:
+
+            def advance(notification_id: int) -> None:
+                nonlocal reached
+                bar.update(notification_id - reached)
+                reached = notification_id
+
+            try:
+                result = verify_chain(db, start, checkpoints, advance)
+            except CheckpointOutOfRangeError as error:
+                raise click.UsageError(str(error)) from None
+    finally:
+        db.close()
+    for line in describe(result):
+        click.echo(line)
+    if not result.ok:
+        raise SystemExit(BROKEN)
+
+
+def describe(result: Verification) -> list[str]:
+    """The verification in sentences: the chain first, then each checkpoint."""
+    head = f"head {result.head.notification_id} {result.head.hash}" if result.head else "no event"
+    lines = []
+    if result.first_break is None:
+        lines.append(f"the chain holds: {result.events_checked} events checked, {head}")
+    else:
+        broken = result.first_break
+        lines.append(
+            f"the chain breaks at notification id {broken.notification_id}: aggregate {broken.aggregate_id} version {broken.version} "
+            f"(the last event that verified is {broken.previous_notification_id or 'none'}): that event was edited, inserted or "
+            "moved, or an event before it was deleted"
+        )
+    for check in result.checkpoints:
+        verdict = {True: "matches", False: "DOES NOT MATCH", None: "not checked"}[check.matches]
+        lines.append(f"checkpoint {check.checkpoint.notification_id}/{check.checkpoint.hash} {verdict}: {check.found}")
+    return lines
+
+
+@audit.command(help="Record the chain head as a checkpoint now (the scheduler does every hour and when it stops), publish it "
+               "and any not yet published to the Kafka topic recur.audit.v1, and print it. Exit code 1 when it could not be "
+               "published (it stays recorded, and the scheduler publishes it later).")
+def checkpoint() -> None:
+    logs.configure_logging("audit", "WARNING")
+    from recur.commands.audit_checkpoints import record_checkpoint, unpublished_count
+    from recur.db import Database
+
+    settings = Settings.from_env()
+    db = Database(_database_url(), 1)
+    try:
+        recorded = record_checkpoint(db)
+        if recorded is None:
+            click.echo("nothing to checkpoint: the event log is empty", err=True)
+            return
+        click.echo(json.dumps(recorded.message()))
+        if not settings.kafka_bootstrap_servers:
+            click.echo("RECUR_KAFKA_BOOTSTRAP_SERVERS is not set: recorded, not published", err=True)
+            raise SystemExit(BROKEN)
+        from recur.consumers.audit_topic import AuditTopic
+
+        topic = AuditTopic(db, settings.kafka_bootstrap_servers)
+        try:
+            topic.publish_pending()
+        finally:
+            topic.close()
+        if unpublished_count(db):
+            click.echo("the broker did not take every checkpoint: they stay recorded, and the scheduler publishes them later", err=True)
+            raise SystemExit(BROKEN)
+    finally:
+        db.close()
+
+
+@audit.command(help="Print the latest checkpoints recorded here, newest first, one JSON message a line.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
+def checkpoints(limit: int) -> None:
+    logs.configure_logging("audit", "WARNING")
+    from recur.commands.audit_checkpoints import recorded_checkpoints
+    from recur.db import Database
+
+    db = Database(_database_url(), 1)
+    try:
+        for recorded in recorded_checkpoints(db, limit):
+            click.echo(json.dumps(recorded.message()))
+    finally:
+        db.close()
