@@ -9,6 +9,7 @@ from recur.commands.gateway import PaymentGateway
 from recur.commands.services import Services
 from recur.db import Database
 from recur.gateways.sandbox import SandboxGateway
+from recur.sealing import MasterKey
 from recur.settings import Settings
 
 
@@ -18,4 +19,6 @@ def build_services(settings: Settings, database_url: str, pool_size: int = 4) ->
     db = Database(database_url, size=pool_size)
     clock: Clock = SandboxClock(db) if settings.sandbox else SystemClock()
     gateway: PaymentGateway = SandboxGateway(db)
-    return Services(settings, open_event_store(database_url, pool_size), db, clock, gateway)
+    # A malformed RECUR_MASTER_KEY stops the process here, at start; an unset one only where a secret is sealed or opened.
+    master_key = MasterKey.from_setting(settings.master_key) if settings.master_key else None
+    return Services(settings, open_event_store(database_url, pool_size), db, clock, gateway, master_key)

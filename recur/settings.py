@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 
@@ -22,6 +22,9 @@ class Settings:
     kafka_embedded: bool = False
     # The envelope and From address of every message; subscriber mail shows the producer's name beside it.
     mail_from: str = "recur <no-reply@recur.localhost>"
+    # Base64 of 32 bytes: seals the secrets recur must use again (webhook signing secrets; recur.sealing).
+    # Never in a repr: settings may be printed while debugging.
+    master_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -36,6 +39,7 @@ class Settings:
             data_dir=Path(env.get("RECUR_DATA_DIR") or ".recur").resolve(),
             kafka_embedded=env.get("RECUR_KAFKA_EMBEDDED", "") == "1",
             mail_from=env.get("RECUR_MAIL_FROM") or cls.mail_from,
+            master_key=env.get("RECUR_MASTER_KEY") or None,
         )
 
     def with_(self, **changes: object) -> Settings:
@@ -57,6 +61,8 @@ class Settings:
         if self.smtp_url:
             env["RECUR_SMTP_URL"] = self.smtp_url
         env["RECUR_MAIL_FROM"] = self.mail_from
+        if self.master_key:
+            env["RECUR_MASTER_KEY"] = self.master_key
         return env
 
 
