@@ -68,8 +68,9 @@ def catalog() -> list[Any]:
 def webhook_endpoint(producer_id: str) -> WebhookEndpoint:
     """An endpoint through every verb: revised, rotated, disabled by its producer, enabled, disabled for failing, deleted."""
     known = ("subscription.cancelled", "subscription.charge_failed")
-    endpoint = WebhookEndpoint.register(producer_id=producer_id, url="https://hooks.example.com/recur", event_types=["subscription.cancelled"],
-                                        known_types=known, description="CRM", secret_id="secret-1", created_at=JAN_31, actor=ACTOR)
+    endpoint = WebhookEndpoint.register(producer_id=producer_id, url="https://hooks.example.com/recur",
+                                        event_types=["subscription.cancelled"], known_types=known, description="CRM",
+                                        secret_id="secret-1", created_at=JAN_31, actor=ACTOR)
     endpoint.revise({"event_types": [], "description": None}, known, JAN_31 + timedelta(days=1), ACTOR)
     endpoint.rotate_secret("secret-2", JAN_31 + timedelta(days=2), ACTOR)
     endpoint.disable(JAN_31 + timedelta(days=3), ACTOR)
