@@ -7,7 +7,19 @@ import logging
 from flask import Flask, Response, g, request
 
 from recur.commands.services import Services
-from recur.http import catalog, dashboard_page, docs_page, metrics, openapi, operations, report_schedules, reports, sandbox, subscriptions
+from recur.http import (
+    catalog,
+    dashboard_page,
+    docs_page,
+    metrics,
+    openapi,
+    operations,
+    report_schedules,
+    reports,
+    sandbox,
+    subscriptions,
+    webhooks,
+)
 from recur.http.context import EXTENSION
 from recur.http.errors import not_found, register_error_handlers
 from recur.http.fields import unstorable
@@ -56,6 +68,7 @@ def create_app(services: Services) -> Flask:
     app.register_blueprint(subscriptions.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(report_schedules.bp)
+    app.register_blueprint(webhooks.bp)
     app.register_blueprint(dashboard_page.bp)
     if services.settings.sandbox:
         app.register_blueprint(sandbox.bp)

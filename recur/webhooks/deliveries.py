@@ -221,3 +221,13 @@ def status(db: Database, failures: int = 10) -> DeliveriesStatus:
         "SELECT id, endpoint_id, type, last_response_status, last_error FROM webhook_deliveries WHERE status = 'failed' "
         "ORDER BY finished_at DESC NULLS LAST, id DESC LIMIT %s", (failures,))]
     return DeliveriesStatus(counts, float(row[0]) if row else 0.0, endpoints, recent)
+
+
+def overdue(db: Database, now: datetime, seconds: float) -> int:
+    """Deliveries due more than `seconds` before `now` (billing clock) that no deliverer has under way."""
+    row = db.fetchone(
+        "SELECT count(*) FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at < %s - %s * interval '1 second' "
+        "AND (in_flight_until IS NULL OR in_flight_until < now())",
+        (now, seconds),
+    )
+    return int(row[0]) if row else 0
