@@ -53,8 +53,8 @@ class WebhookEndpointChangesSchema(Schema):
     url = Text(max_length=MAX_URL_LENGTH, metadata={"description": URL, "format": "uri"})
     event_types = event_types()
     description = Text(max_length=MAX_DESCRIPTION_LENGTH, allow_none=True)
-    status = fields.String(validate=validate.OneOf(STATUSES),
-                           metadata={"description": "disabled: nothing is sent until it is enabled again (its pending deliveries fail when they fall due)"})
+    status = fields.String(validate=validate.OneOf(STATUSES), metadata={
+        "description": "disabled: nothing is sent until it is enabled again (its pending deliveries fail when they fall due)"})
 
 
 def checked_url(url: str) -> None:
