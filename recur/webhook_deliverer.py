@@ -42,6 +42,7 @@ from recur.webhooks.transport import TIMEOUT_SECONDS, DeliveryFailedError, post
 log = logging.getLogger(__name__)
 DEAD_CLAIMS_EVERY = 5.0  # seconds between looks for claims of deliverers that died
 FORGET_EVERY = 600.0  # seconds between prunings of the consumer group's memory of recent events
+HOLD_BACK_SECONDS = 30.0  # after a fault of ours, before the delivery is tried again
 
 
 @dataclass
@@ -111,13 +112,13 @@ class Deliverer:
         try:
             return self._attempt(claimed, attempt_at)
         except Exception:
-            # A fault of ours (the database, the event store, a bug): the delivery is handed back and tried again, its
-            # receiver's retries untouched. Database trouble that also stops the release leaves the lease to run out.
-            log.exception("webhook delivery %d could not be attempted; it is handed back", claimed.id)
+            # A fault of ours (the database, the event store, a bug): tried again in a while, its receiver's retries
+            # untouched. Database trouble that also stops the hold-back leaves the lease to run out.
+            log.exception("webhook delivery %d could not be attempted; trying it again in %.0fs", claimed.id, HOLD_BACK_SECONDS)
             try:
-                deliveries.release(self.services.db, claimed, self.owner)
+                deliveries.hold_back(self.services.db, claimed, self.owner, HOLD_BACK_SECONDS)
             except Exception:  # noqa: BLE001 - the lease runs out instead
-                log.warning("could not hand back webhook delivery %d; it is due again when its lease ends", claimed.id)
+                log.warning("could not hold back webhook delivery %d; it is due again when its lease ends", claimed.id)
             return Attempted()
 
     def _attempt(self, claimed: Claimed, attempt_at: datetime) -> Attempted:
@@ -163,7 +164,7 @@ class Deliverer:
         return Attempted(failed=1)
 
 
-def deliver_until_stopped(deliverer: Deliverer, stop: Callable[[], bool], interval: float = 0.2, max_pause: float = 30.0) -> None:
+def deliver_until_stopped(deliverer: Deliverer, stop: Callable[[], bool], interval: float = 0.5, max_pause: float = 30.0) -> None:
     """Claim and start what is due every `interval` seconds (at once again while there is more); a pass that fails (the
     database unavailable) is tried again after a pause that doubles up to `max_pause`."""
     log.info("webhook deliverer running with %d threads, at most %d attempts per endpoint at once", deliverer.workers,

@@ -152,10 +152,11 @@ def give_up(db: Database, claimed: Claimed, owner: str, attempt_at: datetime, re
     )
 
 
-def release(db: Database, claimed: Claimed, owner: str) -> None:
-    """Hand a claimed delivery back untouched (a fault of ours, or shutting down): due again at once."""
-    db.execute("UPDATE webhook_deliveries SET in_flight_until = NULL, claimed_by = NULL WHERE id = %s AND claimed_by = %s",
-               (claimed.id, owner))
+def hold_back(db: Database, claimed: Claimed, owner: str, seconds: float = 30.0) -> None:
+    """A fault of ours kept the attempt from being made (the event store unreadable, a bug): the claim is kept for
+    `seconds` more, then runs out and the delivery is due again, its receiver's retries untouched and no loop spinning."""
+    db.execute("UPDATE webhook_deliveries SET in_flight_until = now() + %s * interval '1 second' WHERE id = %s AND claimed_by = %s",
+               (seconds, claimed.id, owner))
 
 
 def retry_now(db: Database, endpoint_id: str, delivery_id: int, now: datetime) -> bool:
