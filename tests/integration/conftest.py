@@ -65,7 +65,7 @@ def start_workers(settings: Settings, smtp_url: str, stop: threading.Event) -> l
         threading.Thread(target=notifier_runner.run, args=(stop.is_set,), daemon=True, name="notifier"),
         threading.Thread(target=send_until_stopped, args=(sender, stop.is_set, 0.05), daemon=True, name="sender"),
         threading.Thread(target=webhooks_runner.run, args=(stop.is_set,), daemon=True, name="webhooks"),
-        threading.Thread(target=deliver_until_stopped, args=(deliverer, stop.is_set, 0.05), daemon=True, name="deliverer"),
+        threading.Thread(target=deliver_until_stopped, args=(deliverer, stop.is_set, 0.1), daemon=True, name="deliverer"),
     ]
     for t in threads:
         t.start()
