@@ -64,6 +64,9 @@ class Attempted:
 
 
 class Deliverer:
+    """Attempts due deliveries on a pool of `workers` threads, as `recur worker webhooks` (continuously) and the sandbox
+    clock advance (step by step) both need; `resolve` is the DNS lookup the address policy judges (the system's)."""
+
     def __init__(self, services: Services, workers: int = 16, per_endpoint: int = deliveries.PER_ENDPOINT,
                  timeout: float = TIMEOUT_SECONDS, lease: timedelta = deliveries.LEASE, resolve: Resolver = system_resolver) -> None:
         self.services = services
