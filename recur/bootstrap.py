@@ -10,6 +10,7 @@ from recur.commands.event_store import open_event_store
 from recur.commands.gateway import PaymentGateway
 from recur.commands.services import Services
 from recur.db import Database
+from recur.sealing import MasterKey
 from recur.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -18,7 +19,9 @@ log = logging.getLogger(__name__)
 def build_services(settings: Settings, database_url: str, pool_size: int = 4) -> Services:
     db = Database(database_url, size=pool_size)
     clock: Clock = SandboxClock(db) if settings.sandbox else SystemClock()
-    return Services(settings, open_event_store(database_url, pool_size), db, clock, build_gateway(settings, db))
+    # A malformed RECUR_MASTER_KEY stops the process here, at start; an unset one only where a secret is sealed or opened.
+    master_key = MasterKey.from_setting(settings.master_key) if settings.master_key else None
+    return Services(settings, open_event_store(database_url, pool_size), db, clock, build_gateway(settings, db), master_key)
 
 
 def build_gateway(settings: Settings, db: Database) -> PaymentGateway:

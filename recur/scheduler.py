@@ -1,5 +1,7 @@
 """The billing scheduler: finds due work in the billing-schedule read model and bills it, and reports the periods of
-report schedules that ended (recur.scheduled_reports): both are due work on the one clock.
+report schedules that ended (recur.scheduled_reports): both are due work on the one clock. So are webhook delivery
+attempts, which the webhooks worker sends as they fall due; in the sandbox the clock advance runs them too, step by
+step, so that a retry happens at its own instant on the simulated clock (`advance_clock`).
 
 It reads a read model and issues commands, so it sits above both, beside the workers that run it (the API's
 billing run and clock advance, `recur bill` and the scheduler loop of `recur up`).
@@ -32,6 +34,8 @@ from recur.commands.services import Services
 from recur.domain.actor import system_actor
 from recur.projections.lag import wait_until_caught_up
 from recur.scheduled_reports import next_report_due, run_due_reports
+from recur.webhook_deliverer import Deliverer
+from recur.webhooks.deliveries import next_due_at as next_delivery_due
 
 log = logging.getLogger(__name__)
 
@@ -121,19 +125,26 @@ def _set_aside(services: Services, subscription_id: str, error: BaseException) -
 
 
 def next_due(services: Services, until: datetime) -> datetime | None:
-    """The earliest instant at or before `until` when something falls due: a charge, retry or expiry, or a report period's end."""
+    """The earliest instant at or before `until` when something falls due: a charge, retry or expiry, a report period's end,
+    or a webhook delivery attempt (one no deliverer has under way)."""
     row = services.db.fetchone(
         f"SELECT min(b.due_at) FROM rm_billing_schedule b WHERE b.due_at <= %s AND {scheduler_failures.NOT_BACKING_OFF}", (until,)
     )
     billing = row[0] if row else None
-    return min((due for due in (billing, next_report_due(services, until)) if due is not None), default=None)
+    candidates = (billing, next_report_due(services, until), next_delivery_due(services.db, until))
+    return min((due for due in candidates if due is not None), default=None)
 
 
 def advance_clock(services: Services, target: datetime, timeout: float = 120.0) -> int:
     """Move the sandbox clock to `target`, running everything due on the way in time order.
 
-    Each step: wait for the read models, jump to the earliest due instant, run what is due then (the reports of the
-    periods that ended, then billing). Returns the number of steps taken. The clock never moves backwards.
+    Each step: wait for the read models (and the consumer groups that decide e-mails and webhooks), jump to the earliest due
+    instant, run what is due then (the reports of the periods that ended, the webhook attempts, then billing). Returns the
+    number of steps taken. The clock never moves backwards.
+
+    A step waits for its webhook attempts' answers (up to 15 s for a receiver that hangs), since a failed one is retried at
+    an instant of its own that may lie before the next step; attempts the webhooks worker already has under way are left
+    to it.
     """
     from recur.commands.clock import SandboxClock
 
@@ -141,22 +152,27 @@ def advance_clock(services: Services, target: datetime, timeout: float = 120.0) 
     deadline = time.monotonic() + timeout
     steps = 0
     seen: set[datetime] = set()
-    while True:
-        wait_until_caught_up(services.db, timeout=max(1.0, deadline - time.monotonic()))
-        due = next_due(services, target)
-        if due is None:
-            break
-        moment = max(due, services.clock.now())
-        services.clock.set(moment)
-        report = run_due(services, moment)
-        steps += 1
-        if report.skipped_locked:
-            time.sleep(0.05)  # another scheduler is billing some of it: wait for it, in time order
-        elif moment in seen and report.billed == 0 and report.reports == 0:
-            break  # nothing moved: do not spin
-        seen.add(moment)
-        if time.monotonic() > deadline:
-            raise TimeoutError("the clock advance took too long; read models may be lagging")
+    deliverer = Deliverer(services, workers=8)
+    try:
+        while True:
+            wait_until_caught_up(services.db, timeout=max(1.0, deadline - time.monotonic()))
+            due = next_due(services, target)
+            if due is None:
+                break
+            moment = max(due, services.clock.now())
+            services.clock.set(moment)
+            delivered = deliverer.deliver_due_at(moment)
+            report = run_due(services, moment)
+            steps += 1
+            if report.skipped_locked:
+                time.sleep(0.05)  # another scheduler is billing some of it: wait for it, in time order
+            elif moment in seen and report.billed == 0 and report.reports == 0 and delivered.total == 0:
+                break  # nothing moved: do not spin
+            seen.add(moment)
+            if time.monotonic() > deadline:
+                raise TimeoutError("the clock advance took too long; read models may be lagging")
+    finally:
+        deliverer.close()
     services.clock.set(target)
     wait_until_caught_up(services.db, timeout=max(1.0, deadline - time.monotonic()))
     return steps

@@ -37,6 +37,9 @@ class Settings:
     stripe_api_base: str = STRIPE_API_BASE
     # Signs the events Stripe posts to /v1/gateway-events/stripe (the endpoint's `whsec_...`).
     stripe_webhook_secret: str | None = field(default=None, repr=False)
+    # Base64 of 32 bytes: seals the secrets recur must use again (webhook signing secrets; recur.sealing).
+    # Never in a repr: settings may be printed while debugging.
+    master_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -55,6 +58,7 @@ class Settings:
             stripe_api_key=env.get("RECUR_STRIPE_API_KEY") or None,
             stripe_api_base=(env.get("RECUR_STRIPE_API_BASE") or STRIPE_API_BASE).rstrip("/"),
             stripe_webhook_secret=env.get("RECUR_STRIPE_WEBHOOK_SECRET") or None,
+            master_key=env.get("RECUR_MASTER_KEY") or None,
         )
 
     def with_(self, **changes: object) -> Settings:
@@ -82,6 +86,8 @@ class Settings:
             env["RECUR_STRIPE_API_KEY"] = self.stripe_api_key
         if self.stripe_webhook_secret:
             env["RECUR_STRIPE_WEBHOOK_SECRET"] = self.stripe_webhook_secret
+        if self.master_key:
+            env["RECUR_MASTER_KEY"] = self.master_key
         return env
 
 

@@ -1,5 +1,9 @@
-"""`recur up`: start what is not external, then the API, relay, consumer, notifier and scheduler as
+"""`recur up`: start what is not external, then the API, relay, consumer, notifier, webhooks worker and scheduler as
 separate processes; write runtime.json once all are ready; stop everything on Ctrl-C/SIGTERM.
+
+The master key (RECUR_MASTER_KEY, which seals webhook signing secrets) comes from the environment or, when unset, from
+`<data dir>/master.key`, made on first start (mode 0600) with a warning to back it up; it is checked against the database
+before anything else starts, and handed to the children in their environment.
 
 Without RECUR_SMTP_URL the local SMTP sink (recur.embedded.smtp_sink) runs in this process, started once the
 database is migrated (it writes to `sandbox_mailbox`) and stopped after the workers that send to it."""
@@ -24,11 +28,13 @@ from types import FrameType
 from recur import readiness
 from recur.migrations import migrate
 from recur.notifications.smtp import parse_smtp_url
+from recur.sealing import MasterKey, check_master_key, generate_master_key
 from recur.settings import Settings
 
 log = logging.getLogger("recur.up")
 PR_SET_PDEATHSIG = 1
-WORKERS = ["relay", "consumer", "notifier", "scheduler"]
+WORKERS = ["relay", "consumer", "notifier", "webhooks", "scheduler"]
+MASTER_KEY_FILE = "master.key"
 MAX_RESTARTS_PER_MINUTE = 5
 
 
@@ -84,6 +90,7 @@ class Stack:
         applied = migrate(settings.database_url)
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
+        settings = self.master_key(settings)
         from recur.commands.event_store import open_event_store
         from recur.consumers.topic_admin import ensure_topics
         from recur.contract.topics import PARTITIONS, PROVISIONED
@@ -92,6 +99,28 @@ class Stack:
         ensure_topics(settings.kafka_bootstrap_servers, PROVISIONED, PARTITIONS)
         settings = self.start_mail(settings)
         self.settings = settings
+        return settings
+
+    def master_key(self, settings: Settings) -> Settings:
+        """RECUR_MASTER_KEY, or the data dir's own key (made once), checked against what the database sealed before."""
+        assert settings.database_url
+        if not settings.master_key:
+            path = settings.data_dir / MASTER_KEY_FILE
+            if not path.exists():
+                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(descriptor, "w") as file:
+                    file.write(generate_master_key() + "\n")
+                log.warning("RECUR_MASTER_KEY is not set: made a master key in %s (mode 0600). Back it up with the database: "
+                            "without it the webhook signing secrets sealed under it cannot be read", path)
+            settings = settings.with_(master_key=path.read_text().strip())
+            log.info("master key from %s", path)
+        from recur.db import Database
+
+        db = Database(settings.database_url, 1)
+        try:
+            check_master_key(db, MasterKey.from_setting(settings.master_key))
+        finally:
+            db.close()
         return settings
 
     def start_mail(self, settings: Settings) -> Settings:
@@ -150,6 +179,7 @@ class Stack:
         self.spawn("relay", [py, "-m", "recur.cli", "worker", "relay"])
         self.spawn("consumer", [py, "-m", "recur.cli", "worker", "consumer"])
         self.spawn("notifier", [py, "-m", "recur.cli", "worker", "notifier"])
+        self.spawn("webhooks", [py, "-m", "recur.cli", "worker", "webhooks"])
         self.spawn("scheduler", [py, "-m", "recur.cli", "worker", "scheduler"])
 
     def wait_ready(self, timeout: float = 60.0) -> None:

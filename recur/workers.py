@@ -1,4 +1,4 @@
-"""The long-running worker loops `recur up` starts as separate processes: relay, consumer, notifier, scheduler."""
+"""The long-running worker loops `recur up` starts as separate processes: relay, consumer, notifier, webhooks, scheduler."""
 
 from __future__ import annotations
 
@@ -89,6 +89,33 @@ def run_notifier(settings: Settings) -> None:
     runner.run(stop)
     if sender is not None:
         sender.join(timeout=35)
+
+
+def run_webhooks(settings: Settings) -> None:
+    """The webhooks consumer group (events -> deliveries) and, beside it, the deliverer (deliveries -> signed POSTs).
+    It signs with secrets sealed under the master key: without that key, or with another one, it stops at start."""
+    database_url, bootstrap = _require(settings)
+    stop = StopFlag()
+    from recur.projections.webhooks import GROUP_ID, webhooks
+    from recur.sealing import MasterKeyError, check_master_key
+    from recur.webhook_deliverer import Deliverer, deliver_until_stopped
+
+    services = build_services(settings, database_url, pool_size=6)
+    try:
+        check_master_key(services.db, services.require_master_key())
+    except MasterKeyError as error:
+        log.critical("webhooks: %s", error)
+        raise SystemExit(3) from None
+    runner = ConsumerRunner(Database(database_url, 2), bootstrap, [webhooks], group_id=GROUP_ID)
+    deliverer = Deliverer(services)
+    thread = threading.Thread(target=deliver_until_stopped, args=(deliverer, stop), name="deliverer", daemon=True)
+    thread.start()
+    runner.wait_for_assignment(stop)
+    log.info("webhooks deciding deliveries from %s", ", ".join(webhooks.topics))
+    mark_ready(settings, "webhooks")
+    runner.run(stop)
+    thread.join(timeout=35)
+    services.close()
 
 
 def _start_sender(settings: Settings, database_url: str, stop: StopFlag) -> threading.Thread | None:

@@ -13,6 +13,7 @@ from recur.cli.audit import audit
 from recur.cli.notifications import notifications
 from recur.cli.operators import contract, kafka
 from recur.cli.projections import projections
+from recur.cli.webhooks import webhooks as webhooks_group
 from recur.settings import Settings, SettingsError, generate_admin_token
 
 
@@ -34,8 +35,9 @@ def main() -> None:
 
 @main.command(
     help="Start recur: embedded PostgreSQL and Kafka broker (the recur[embedded] extra) unless RECUR_DATABASE_URL / "
-    "RECUR_KAFKA_BOOTSTRAP_SERVERS point elsewhere, then the HTTP API, relay, projection consumer "
-    "and billing scheduler. Ctrl-C stops everything."
+    "RECUR_KAFKA_BOOTSTRAP_SERVERS point elsewhere, then the HTTP API, relay, projection consumer, notifier, webhooks "
+    "worker and billing scheduler. Without RECUR_MASTER_KEY it uses <data dir>/master.key, made on first start. "
+    "Ctrl-C stops everything."
 )
 @click.option("--port", type=int, default=None, help="HTTP port on 127.0.0.1 (default RECUR_PORT or 8000).")
 @click.option(
@@ -82,6 +84,15 @@ def notifier() -> None:
     from recur.workers import run_notifier
 
     run_notifier(Settings.from_env())
+
+
+@worker.command(help="Decide which webhook endpoints receive each subscription event (the recur-webhooks consumer group) and "
+                "send the deliveries, signed, retrying on the schedule. Needs RECUR_MASTER_KEY.")
+def webhooks() -> None:
+    logs.configure_logging("webhooks")
+    from recur.workers import run_webhooks
+
+    run_webhooks(Settings.from_env())
 
 
 @worker.command(help="Consume Kafka events into the read models.")
@@ -157,3 +168,4 @@ main.add_command(kafka)
 main.add_command(contract)
 main.add_command(notifications)
 main.add_command(audit)
+main.add_command(webhooks_group)

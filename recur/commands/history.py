@@ -58,6 +58,14 @@ def subscription_as_of(services: Services, subscription: Subscription, moment: d
     return past
 
 
+def subscription_after_event(services: Services, subscription_id: str, version: int) -> tuple[Subscription, HistoryEntry]:
+    """The subscription as it was right after its event `version`, and that event as the contract shows it (for a webhook
+    about that event, however much later it is sent)."""
+    subscription: Subscription = services.events.load(subscription_id, Subscription, version=version)
+    stored = services.events.recorder.select_events(subscription.id, gt=version - 1, lte=version)
+    return subscription, _entry(services.events.mapper.to_domain_event(stored[0]))
+
+
 def _events(services: Services, aggregate_id: UUID) -> list[Any]:
     return [services.events.mapper.to_domain_event(stored) for stored in services.events.recorder.select_events(aggregate_id)]
 

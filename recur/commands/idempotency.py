@@ -93,7 +93,7 @@ def this_process() -> str:
     return f"{socket.gethostname()}:{pid}:{int(psutil.Process(pid).create_time())}"
 
 
-def _owner_is_dead(owner: str) -> bool:
+def owner_is_dead(owner: str) -> bool:
     """Whether the owner ran on this host and is gone (of another host's processes we cannot tell)."""
     host, _, rest = owner.partition(":")
     if host != socket.gethostname():
@@ -135,7 +135,7 @@ class IdempotencyStore:
             return Claim(ClaimState.OTHER_BODY)
         if status_code is not None:
             return Claim(ClaimState.REPLAY, status_code, request.open(bytes(sealed_body)))
-        if not (lease_over or _owner_is_dead(owner)):
+        if not (lease_over or owner_is_dead(owner)):
             return Claim(ClaimState.IN_PROGRESS)
         if self._recorded_events(first_request_id, log_position):
             return Claim(ClaimState.TOOK_EFFECT)

@@ -30,6 +30,7 @@ from recur.projections.base import Delivery, Projection, Setback, apply_events
 
 log = logging.getLogger(__name__)
 GROUP_ID = "recur-projections"
+UNOWNED_FOR = 10.0  # seconds partitions behind the relay may stay unconsumed by anyone before a member rejoins to fix it
 
 
 def make_consumer(bootstrap_servers: str, group_id: str, topics: Sequence[str]) -> KafkaConsumer:
@@ -160,11 +161,34 @@ class ConsumerRunner:
         )
         return bool(row and row[0])
 
+    def unowned_lag(self) -> frozenset[tuple[str, int, int]]:
+        """(topic, partition, position) where our projections are behind the relay on a partition this member is not
+        assigned. Another member may own it (and then moves it along); if the same positions stay put across two stall
+        checks, nobody does: a topic the embedded broker re-created with more partitions after a restart, which the
+        group assigned from metadata that still had the old count. A fresh member joins with fresh metadata."""
+        assigned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
+        if not assigned:
+            return frozenset()  # still joining: nothing is assigned to anyone yet
+        pairs = [(p.name, topic) for p in self.projections for topic in p.topics]
+        rows = self.db.fetchall(
+            "SELECT r.topic, r.partition, min(coalesce(p.last_notification_id, 0)) FROM unnest(%s::text[], %s::text[]) "
+            "AS n(projection, topic) JOIN relay_partitions r ON r.topic = n.topic LEFT JOIN projection_positions p ON "
+            "p.projection = n.projection AND p.topic = r.topic AND p.partition = r.partition "
+            "WHERE coalesce(p.last_notification_id, 0) < r.last_notification_id GROUP BY r.topic, r.partition",
+            ([name for name, _ in pairs], [topic for _, topic in pairs]),
+        )
+        return frozenset((topic, int(partition), int(position)) for topic, partition, position in rows
+                         if (topic, partition) not in assigned)
+
     def run(self, stop: Callable[[], bool], stall_after: float = 6.0) -> None:
         """Poll and apply until told to stop. A watchdog rejoins the group when our partitions stay
         behind the relay with nothing arriving: a broker that restarted empty and had its topics
-        recreated can leave a consumer silently fetching from positions that no longer exist."""
+        recreated can leave a consumer silently fetching from positions that no longer exist. It also
+        rejoins when partitions behind the relay stay unconsumed by any member for `UNOWNED_FOR` seconds
+        (see `unowned_lag`)."""
         last_progress = time.monotonic()
+        unowned: frozenset[tuple[str, int, int]] = frozenset()
+        unowned_since = 0.0
         while not stop():
             try:
                 if self.poll_once():
@@ -174,6 +198,15 @@ class ConsumerRunner:
                     if self.behind_on_assigned_partitions():
                         log.warning("consumer: no events for %.1fs while behind the relay; rejoining the group", stall_after)
                         self.rejoin()
+                    else:
+                        seen, unowned = unowned, self.unowned_lag()
+                        if unowned != seen:
+                            unowned_since = time.monotonic()
+                        if unowned and time.monotonic() - unowned_since >= max(2 * stall_after, UNOWNED_FOR):
+                            log.warning("consumer: partitions behind the relay that no member consumes (%s); rejoining the group",
+                                        ", ".join(sorted(f"{topic}[{partition}]" for topic, partition, _ in unowned)))
+                            unowned = frozenset()
+                            self.rejoin()
                     last_progress = time.monotonic()
             except KafkaError as error:
                 # A commit refused or a group forgotten (a broker restarted empty, say): a fresh member

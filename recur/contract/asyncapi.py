@@ -24,14 +24,14 @@ from recur.contract.topics import AUDIT, CATALOG, PARTITIONS, SUBSCRIPTIONS
 
 VERSION = "1.0.0"
 SHARED = (values.Money, values.RetryPolicy, values.PlanTerms, values.Subscriber, values.PaymentMethod, envelope.Actor,
-          catalog_events.PlanChanges, catalog_events.OfferChanges)
+          catalog_events.PlanChanges, catalog_events.OfferChanges, catalog_events.WebhookEndpointChanges)
 ENVELOPE_SCHEMAS = {SUBSCRIPTIONS: envelope.SubscriptionEnvelope, CATALOG: envelope.CatalogEnvelope}
 CHANNELS = {
     SUBSCRIPTIONS: ("Subscription events", "publishSubscriptionEvents", "Publish subscription events",
                     "Every event of every subscription, key = subscription id."),
     CATALOG: ("Catalog events", "publishCatalogEvents", "Publish catalog events",
-              "Producers (sellers), products, plans, offers and report schedules; key = the id of the producer, product, plan, "
-              "offer or report schedule the event belongs to."),
+              "Producers (sellers), products, plans, offers, report schedules and webhook endpoints; key = the id of the producer, "
+              "product, plan, offer, report schedule or webhook endpoint the event belongs to."),
 }
 ABOUT = """\
 The events recur publishes to Kafka: every event of its event store, for downstream services. The relay

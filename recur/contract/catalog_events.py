@@ -1,4 +1,5 @@
-"""Public data of the catalog's events (topic recur.catalog.v1): producers, products, plans, offers, report schedules.
+"""Public data of the catalog's events (topic recur.catalog.v1): producers, products, plans, offers, report schedules,
+webhook endpoints.
 
 Fields are declared in the order of the internal event class, which is the order of the published JSON.
 """
@@ -12,6 +13,7 @@ from recur.contract.registry import CONTRACT
 from recur.contract.values import MAX_INSTALLMENTS, Money, RetryPolicy, periodicity
 from recur.domain.catalog import Offer, Plan, Producer, Product
 from recur.domain.reporting import FORMATS, FREQUENCIES, REPORTS, ReportSchedule
+from recur.domain.webhooks import DISABLED_REASONS, WebhookEndpoint
 
 
 def _reminder(required: bool = True) -> fields.Integer:
@@ -107,5 +109,76 @@ class ReportScheduleCreatedData(PublicSchema):
 @CONTRACT.declare(ReportSchedule.ReportScheduleDeleted, version=1)
 class ReportScheduleDeletedData(PublicSchema):
     """The producer deleted a report schedule: nothing more is sent for it, not even the period under way."""
+
+    at = instant("When it was deleted (the clock's time).")
+
+
+SECRET_ID = "Id of the signing secret (the secret itself is never published: recur keeps it sealed)."
+EVENT_TYPES = ("The webhook types it receives (`subscription.<event name in snake_case>`); empty: every type, "
+               "including types added later.")
+
+
+def _description(required: bool = True) -> fields.String:
+    return text("The producer's note about the endpoint (null: none).", nullable=True, required=required)
+
+
+@CONTRACT.declare(WebhookEndpoint.WebhookEndpointCreated, version=1)
+class WebhookEndpointCreatedData(PublicSchema):
+    """A producer registered a URL to receive its subscriptions' events as signed webhooks."""
+
+    producer_id = text("The producer (seller) it belongs to.")
+    url = text("Where deliveries are POSTed.", fmt="uri")
+    event_types = texts(EVENT_TYPES)
+    description = _description()
+    secret_id = text(SECRET_ID)
+    created_at = instant("When it was created (the clock's time): it receives the events recorded after it.")
+
+
+class WebhookEndpointChanges(PublicSchema):
+    """Only the fields whose value changed, with their new value."""
+
+    url = text("The new URL.", required=False, fmt="uri")
+    event_types = fields.List(fields.String(), required=False, metadata={"description": EVENT_TYPES})
+    description = _description(required=False)
+
+
+@CONTRACT.declare(WebhookEndpoint.WebhookEndpointUpdated, version=1)
+class WebhookEndpointUpdatedData(PublicSchema):
+    """A webhook endpoint's URL, event types or description changed; events recorded afterwards follow the new values."""
+
+    changes = nested(WebhookEndpointChanges, "Only the changed fields, with their new values.")
+    at = instant("When it changed (the clock's time).")
+
+
+@CONTRACT.declare(WebhookEndpoint.WebhookSecretRotated, version=1)
+class WebhookSecretRotatedData(PublicSchema):
+    """The endpoint's signing secret was replaced; deliveries carry signatures of both secrets until `previous_valid_until`."""
+
+    secret_id = text(SECRET_ID)
+    previous_secret_id = text("Id of the secret it replaced.")
+    previous_valid_until = instant("Until when deliveries are also signed with the previous secret (24 hours after the rotation).")
+    at = instant("When it was rotated (the clock's time).")
+
+
+@CONTRACT.declare(WebhookEndpoint.WebhookEndpointEnabled, version=1)
+class WebhookEndpointEnabledData(PublicSchema):
+    """A disabled webhook endpoint was enabled again: it receives the events recorded from now on."""
+
+    at = instant("When it was enabled (the clock's time).")
+
+
+@CONTRACT.declare(WebhookEndpoint.WebhookEndpointDisabled, version=1)
+class WebhookEndpointDisabledData(PublicSchema):
+    """A webhook endpoint was disabled: by its producer, or by recur after its deliveries failed for 5 days (its producer
+    is then told by e-mail). It receives nothing until enabled again."""
+
+    reason = choice(DISABLED_REASONS, "`producer`: its producer disabled it; `failing`: recur did, after 5 days of failed deliveries.")
+    failing_since = instant("When the failures began (null unless `reason` is `failing`).", nullable=True)
+    at = instant("When it was disabled (the clock's time).")
+
+
+@CONTRACT.declare(WebhookEndpoint.WebhookEndpointDeleted, version=1)
+class WebhookEndpointDeletedData(PublicSchema):
+    """The producer deleted a webhook endpoint: nothing more is sent to it."""
 
     at = instant("When it was deleted (the clock's time).")

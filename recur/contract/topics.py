@@ -12,6 +12,7 @@ TOPIC_OF_AGGREGATE = {
     "Plan": CATALOG,
     "Offer": CATALOG,
     "ReportSchedule": CATALOG,  # a producer's own settings, beside its catalog
+    "WebhookEndpoint": CATALOG,  # likewise
 }
 
 # Events a consumer or the relay could not handle, with the error (see recur.consumers.dead_letters).

@@ -20,6 +20,7 @@ from recur.http import (
     reports,
     sandbox,
     subscriptions,
+    webhooks,
 )
 from recur.http.audit import bp as audit_routes
 from recur.http.context import EXTENSION
@@ -72,6 +73,7 @@ def create_app(services: Services) -> Flask:
     app.register_blueprint(gateway_events.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(report_schedules.bp)
+    app.register_blueprint(webhooks.bp)
     app.register_blueprint(dashboard_page.bp)
     app.register_blueprint(audit_routes)
     if services.settings.sandbox:

@@ -18,6 +18,7 @@ from recur.commands.gateway import GatewayUnavailableError
 from recur.commands.versions import StaleVersionError
 from recur.deadlines import DatabaseDeadlineExceeded
 from recur.domain.errors import InvalidStateError, RuleViolationError
+from recur.sealing import MasterKeyError
 
 log = logging.getLogger(__name__)
 TYPE_BASE = "https://recur.dev/problems/"
@@ -86,6 +87,11 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(NotFoundError)
     def on_not_found(error: NotFoundError) -> Response:
         return problem(404, "not-found", "Not found", "no such resource (or it is not yours)")
+
+    @app.errorhandler(MasterKeyError)
+    def on_master_key_error(error: MasterKeyError) -> Response:
+        log.error("master key: %s", error)
+        return dependency_down("webhook secrets cannot be sealed or opened: the server's master key is missing or wrong")
 
     @app.errorhandler(HTTPException)
     def on_http_error(error: HTTPException) -> Response:

@@ -6,9 +6,10 @@ Two kinds of numbers:
   supervisor sets it) prometheus-client keeps the values in files there and every scrape sums all workers.
   Without it (tests, one process) the app's own registry serves them.
 - business gauges (subscriptions by status, projection lag, event-store head, unresolved dead letters per
-  projection, scheduler failures, e-mails by kind and status) are read from PostgreSQL at scrape time by a custom collector: they are
-  facts of the shared database, not of one worker, so nothing is stored per process. One query plus `lag()`
-  (two more when the read models are caught up) plus one each for dead letters and scheduler failures, two for e-mail.
+  projection, scheduler failures, e-mails by kind and status, webhook deliveries by status) are read from PostgreSQL at
+  scrape time by a custom collector: they are facts of the shared database, not of one worker, so nothing is stored per
+  process. One query plus `lag()` (two more when the read models are caught up) plus one each for dead letters and
+  scheduler failures, two for e-mail, four for webhooks.
 
 Labels carry the URL rule (`/v1/subscriptions/<subscription_id>`), never the raw path: ids in labels would
 make one time series per subscription.
@@ -39,6 +40,8 @@ from recur.notifications.outbox import STATUSES as EMAIL_STATUSES
 from recur.notifications.outbox import status as outbox_status
 from recur.projections.lag import lag
 from recur.projections.queries.operations import store_figures
+from recur.webhooks.deliveries import STATUSES as DELIVERY_STATUSES
+from recur.webhooks.deliveries import status as deliveries_status
 
 log = logging.getLogger(__name__)
 bp = Blueprint("metrics", __name__)
@@ -110,6 +113,7 @@ class DatabaseCollector(Collector):
         failures.add_metric([], scheduler_failures(self.db))
         yield failures
         yield from self._email()
+        yield from self._webhooks()
 
     def _email(self) -> Iterator[Metric]:
         outbox = outbox_status(self.db, failures=0)
@@ -122,6 +126,19 @@ class DatabaseCollector(Collector):
         yield emails
         oldest = GaugeMetricFamily("recur_email_oldest_pending_seconds", "Age of the oldest e-mail not yet sent (0 when none waits)")
         oldest.add_metric([], outbox.oldest_pending_seconds)
+        yield oldest
+
+    def _webhooks(self) -> Iterator[Metric]:
+        figures = deliveries_status(self.db, failures=0)
+        counts = GaugeMetricFamily(
+            "recur_webhook_deliveries", "Webhook deliveries by status: pending (still to be tried, on the retry schedule), "
+            "succeeded (answered 2xx), failed (every attempt failed, or its endpoint was disabled or deleted)", labels=["status"])
+        for state in DELIVERY_STATUSES:
+            counts.add_metric([state], figures.counts.get(state, 0))
+        yield counts
+        oldest = GaugeMetricFamily("recur_webhook_oldest_pending_seconds",
+                                   "Age of the oldest webhook delivery not yet delivered nor failed for good (0 when none)")
+        oldest.add_metric([], figures.oldest_pending_seconds)
         yield oldest
 
 

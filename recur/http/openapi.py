@@ -61,6 +61,8 @@ PATH_PARAMS = {
     "subscription_id": ("the subscription's id", UUID_PARAMETER),
     "producer_id": ("the producer's id", UUID_PARAMETER),
     "schedule_id": ("the report schedule's id", UUID_PARAMETER),
+    "endpoint_id": ("the webhook endpoint's id", UUID_PARAMETER),
+    "delivery_id": ("the delivery's `id`", {"type": "string"}),
     "token": ("a sandbox card token", {"type": "string"}),
     "boleto_id": ("the boleto's id (in the subscription's `boleto`)", {"type": "string"}),
     "email_id": ("the e-mail's `id` in the sandbox outbox", {"type": "string"}),
@@ -101,6 +103,8 @@ TAGS = {
     "Commands answer the subscription as it is after them.",
     "Reports": "Reports, report schedules (a report e-mailed after each period) and the cancellation dashboard (producer; admin "
     "with producer_id).",
+    "Webhooks": "Producers' URLs that receive their subscriptions' events as signed POSTs (Standard Webhooks), and their "
+    "deliveries (producer; admin with producer_id).",
     "Dashboard page": "The cancellation dashboard as an HTML page for producers.",
     "Sandbox": "Test cards, outcome queues, boleto payments, the shared clock and the outbox of the local SMTP sink (only "
     "with RECUR_SANDBOX=1). Card tokens need no credentials; everything else is for the admin.",
@@ -114,6 +118,7 @@ BLUEPRINT_TAGS = {
     "subscriptions": "Subscriptions",
     "reports": "Reports",
     "report_schedules": "Reports",
+    "webhooks": "Webhooks",
     "dashboard_page": "Dashboard page",
     "sandbox": "Sandbox",
     "gateway_events": "Gateway events",

@@ -158,6 +158,18 @@ class ReportSchedulesQuery(Schema):
     cursor = Cursor()
 
 
+class WebhookEndpointsQuery(Schema):
+    producer_id = tenant_parameter()
+    limit = Limit()
+    cursor = Cursor()
+
+
+class WebhookDeliveriesQuery(Schema):
+    status = Choice(("pending", "succeeded", "failed"), metadata={"description": "only this status"})
+    limit = Limit()
+    cursor = SerialCursor()
+
+
 class SubscriptionsQuery(Schema):
     status = Choice(STATUSES, metadata={"description": "only this status"})
     product_id = filter_parameter("product")

@@ -129,7 +129,8 @@ def get_clock() -> dict[str, Any]:
 @route(bp.post, "/v1/sandbox/clock/advance", TAG, "Move the sandbox clock forward and run everything that fell due", roles=ADMIN,
        body=AdvanceSchema, response=ClockAdvancedView,
        description="Runs, in time order, trial ends, charges, retries, boleto expiries, scheduled cancellations, renewal "
-       "reminders and trial-ending notices, and the reports of report schedules whose period ended; returns when the read "
+       "reminders and trial-ending notices, the reports of report schedules whose period ended, and webhook delivery "
+       "attempts (each retry at its own instant; a step waits for the receivers' answers); returns when the read "
        "models and the notifier have caught up (the e-mails decided, the sender then hands them to the SMTP server). One "
        "clock serves every tenant; it never goes back, nor further than ten years past the real present (and never past 2100).")
 @allow_seconds(None)

@@ -24,4 +24,11 @@ def create() -> Flask:
     from recur.http.app import create_app
 
     deadlines.install()  # before the event store's pool is built: its connections must honour request deadlines
-    return create_app(build_services(settings, settings.database_url, pool_size=4))
+    services = build_services(settings, settings.database_url, pool_size=4)
+    from recur.sealing import MasterKeyError, check_master_key
+
+    try:  # the API seals webhook signing secrets: without the master key, or with another one, it does not start
+        check_master_key(services.db, services.require_master_key())
+    except MasterKeyError as error:
+        raise SystemExit(f"recur API: {error}") from None
+    return create_app(services)

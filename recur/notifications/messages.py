@@ -35,6 +35,7 @@ CONTEXT_KEYS: Mapping[str, frozenset[str]] = {
     "cancelled": SUBSCRIBER_KEYS | {"cancelled_at", "origin", "reason"},
     "refund": SUBSCRIBER_KEYS | {"amount", "refunded_at", "charge_id"},
     "report": frozenset({"producer_name", "report", "frequency", "period_start", "period_end", "time_zone", "rows", "format"}),
+    "webhook_endpoint_disabled": frozenset({"producer_name", "endpoint_url", "endpoint_id", "failing_since", "disabled_at"}),
 }
 KINDS = tuple(CONTEXT_KEYS)
 # Each kind has these three templates in every locale.

@@ -25,7 +25,7 @@ KINDS_TO_SUBSCRIBERS = (
     "cancelled",
     "refund",
 )
-KINDS_TO_PRODUCERS = ("report",)
+KINDS_TO_PRODUCERS = ("report", "webhook_endpoint_disabled")
 KINDS = (*KINDS_TO_SUBSCRIBERS, *KINDS_TO_PRODUCERS)
 STATUSES = ("pending", "sent", "failed")
 

@@ -15,6 +15,10 @@ does not mail every subscriber a receipt for each charge of their history.
 The time-based messages (renewal reminder, trial ending) are domain events recorded by the billing
 scheduler when their moment comes on the billing clock (RenewalUpcoming, TrialEndingSoon): here they are
 told like any other event.
+
+Producers are told when recur disables one of their webhook endpoints after days of failed deliveries
+(WebhookEndpointDisabled with reason `failing`), at the address they were registered with, in English (producers
+have no language setting yet), from "recur".
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any
 
 from recur.contract.topics import CATALOG, SUBSCRIPTIONS
 from recur.domain.money import Money
+from recur.domain.webhooks import FAILING
 from recur.notifications.messages import compose, locale_for
 from recur.notifications.outbox import OutgoingMail, enqueue, record_undeliverable, smtp_can_carry
 from recur.projections.base import Projection
@@ -261,3 +266,51 @@ def when_cancelled(cur: Any, e: dict[str, Any]) -> None:
     data = e["data"]
     _tell(cur, e, "cancelled", e["aggregate_id"], {"cancelled_at": _instant(data["at"]), "origin": data["origin"],
                                                   "reason": data.get("reason")})
+
+
+# ------------------------------------------------------------------ producers: a webhook endpoint disabled for failing
+ENDPOINT_DISABLED = "webhook_endpoint_disabled"
+PRODUCER_LOCALE = "en"  # producers have no language setting yet
+PLATFORM = "recur"  # the platform tells the producer
+
+
+@notifier.on("WebhookEndpointCreated")
+def when_webhook_endpoint_created(cur: Any, e: dict[str, Any]) -> None:
+    cur.execute(
+        "INSERT INTO mail_webhook_endpoints (id, producer_id, url) VALUES (%s, %s, %s) ON CONFLICT (id) DO UPDATE SET url = EXCLUDED.url",
+        (e["aggregate_id"], e["data"]["producer_id"], e["data"]["url"]),
+    )
+
+
+@notifier.on("WebhookEndpointUpdated")
+def when_webhook_endpoint_updated(cur: Any, e: dict[str, Any]) -> None:
+    url = e["data"]["changes"].get("url")
+    if url is not None:
+        cur.execute("UPDATE mail_webhook_endpoints SET url = %s WHERE id = %s", (url, e["aggregate_id"]))
+
+
+@notifier.on("WebhookEndpointDisabled")
+def when_webhook_endpoint_disabled(cur: Any, e: dict[str, Any]) -> None:
+    data = e["data"]
+    if data["reason"] != FAILING:
+        return  # its producer did it: nothing to tell them
+    cur.execute(
+        "SELECT w.url, w.producer_id::text, coalesce(p.name, ''), p.email, %s > (SELECT last_notification_id FROM notifier_horizon) "
+        "FROM mail_webhook_endpoints w LEFT JOIN mail_names p ON p.id = w.producer_id WHERE w.id = %s",
+        (e["notification_id"], e["aggregate_id"]),
+    )
+    row = cur.fetchone()
+    if row is None or not row[3] or not row[4]:
+        return  # no address known for its producer, or an event from before e-mail existed
+    url, producer_id, producer_name, email, _ = row
+    disabled_at = _instant(data["at"])
+    key = f"{ENDPOINT_DISABLED}:{e['aggregate_id']}:{e['version']}"
+    if not smtp_can_carry(email):
+        record_undeliverable(cur, key, ENDPOINT_DISABLED, email, disabled_at, UNCARRIABLE, producer_id)
+        return
+    context = {"producer_name": producer_name, "endpoint_url": url, "endpoint_id": e["aggregate_id"],
+               "failing_since": _instant(data["failing_since"] or data["at"]), "disabled_at": disabled_at}
+    rendered = compose(ENDPOINT_DISABLED, PRODUCER_LOCALE, producer_name or None, email, context, decided_at=disabled_at,
+                       message_key=key)
+    enqueue(cur, OutgoingMail(dedup_key=key, kind=ENDPOINT_DISABLED, recipient=email, sender_name=PLATFORM, subject=rendered.subject,
+                              message=rendered.message, decided_at=disabled_at, producer_id=producer_id))

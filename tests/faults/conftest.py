@@ -32,9 +32,13 @@ def rig(postgres_server: Any, data_root: Path) -> Iterator[Rig]:
     from recur.contract.topics import PARTITIONS, PROVISIONED
 
     ensure_topics(broker.bootstrap_servers, PROVISIONED, PARTITIONS)  # as `recur up` does before starting workers
-    settings = Settings.from_env({"RECUR_DATABASE_URL": url, "RECUR_SANDBOX": "1", "RECUR_ADMIN_TOKEN": "adm_faults"})
+    from recur.sealing import generate_master_key
+
+    master_key = generate_master_key()
+    settings = Settings.from_env({"RECUR_DATABASE_URL": url, "RECUR_SANDBOX": "1", "RECUR_ADMIN_TOKEN": "adm_faults",
+                                  "RECUR_MASTER_KEY": master_key})
     services = build_services(settings, url, pool_size=6)
-    rig = Rig(url, broker, services, data_dir)
+    rig = Rig(url, broker, services, data_dir, master_key)
     yield rig
     rig.stop_all()
     services.close()

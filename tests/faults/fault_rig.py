@@ -53,12 +53,13 @@ class Rig:
     broker: Any
     services: Services
     data_dir: Path
+    master_key: str
     workers: list[Worker] = field(default_factory=list)
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "RECUR_DATABASE_URL": self.database_url, "RECUR_KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap_servers,
                 "RECUR_DATA_DIR": str(self.data_dir), "RECUR_SANDBOX": "1", "RECUR_LOG_LEVEL": "INFO",
-                "RECUR_KAFKA_EMBEDDED": "1"}
+                "RECUR_KAFKA_EMBEDDED": "1", "RECUR_MASTER_KEY": self.master_key}
 
     def worker(self, role: str) -> Worker:
         w = Worker(role, self.env(), self.data_dir / f"{role}-{len(self.workers)}.log")

@@ -60,6 +60,7 @@ def stack(data_root: Path) -> Iterator[Stack]:
     from recur.embedded.broker import start_embedded_broker
     from recur.embedded.postgres import create_database, start_embedded_postgres
     from recur.http.app import create_app
+    from recur.sealing import generate_master_key
 
     deadlines.install()  # as the API's WSGI entry point does, before the event store's pool is built
     pgdata = data_root / f"pg-paused-{uuid.uuid4().hex[:6]}"
@@ -71,13 +72,15 @@ def stack(data_root: Path) -> Iterator[Stack]:
     data_dir.mkdir()
     broker = start_embedded_broker(log_path=data_dir / "broker.log")
     ensure_topics(broker.bootstrap_servers, ALL, PARTITIONS)
+    master_key = generate_master_key()
     settings = Settings.from_env({"RECUR_DATABASE_URL": url, "RECUR_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
-                                  "RECUR_SANDBOX": "1", "RECUR_ADMIN_TOKEN": ADMIN})
+                                  "RECUR_SANDBOX": "1", "RECUR_ADMIN_TOKEN": ADMIN, "RECUR_MASTER_KEY": master_key})
     services = build_services(settings, url, pool_size=4)
-    rig = Rig(url, broker, services, data_dir)
+    rig = Rig(url, broker, services, data_dir, master_key)
     rig.worker("relay")
     rig.worker("consumer")
-    rig.worker("notifier")  # as `recur up` runs it: readiness counts its consumer group too
+    rig.worker("notifier")  # as `recur up` runs them: readiness counts their consumer groups too
+    rig.worker("webhooks")
     client = create_app(services).test_client()
     try:
         yield Stack(rig, postgres, Api(flask_call(client)), client)

@@ -1,6 +1,6 @@
 """An in-process recur for integration tests: real PostgreSQL and broker, the relay, the projection consumer,
-the notifier and the e-mail sender in background threads, a real SMTP server (aiosmtpd) receiving the
-mail, and the Flask app driven through its test client."""
+the notifier and the e-mail sender, the webhooks consumer group and its deliverer in background threads, a real
+SMTP server (aiosmtpd) receiving the mail, and the Flask app driven through its test client."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ class Running:
         wait_until_caught_up(self.services.db, timeout=timeout)
 
 
-def start_workers(database_url: str, bootstrap: str, smtp_url: str, stop: threading.Event) -> list[threading.Thread]:
+def start_workers(settings: Settings, smtp_url: str, stop: threading.Event) -> list[threading.Thread]:
     from recur.commands.event_store import open_event_store
     from recur.consumers.relay import Relay
     from recur.consumers.runner import ConsumerRunner
@@ -46,18 +46,26 @@ def start_workers(database_url: str, bootstrap: str, smtp_url: str, stop: thread
     from recur.notifications.smtp import SmtpTransport
     from recur.projections.notifier import GROUP_ID, notifier
     from recur.projections.registry import PROJECTIONS
-    from recur.settings import Settings
+    from recur.projections.webhooks import GROUP_ID as WEBHOOKS_GROUP
+    from recur.projections.webhooks import webhooks
+    from recur.webhook_deliverer import Deliverer, deliver_until_stopped
     from recur.workers import send_until_stopped
 
+    database_url, bootstrap = settings.database_url, settings.kafka_bootstrap_servers
+    assert database_url and bootstrap
     relay = Relay(open_event_store(database_url, 2), Database(database_url, 2), bootstrap, broker_is_embedded=True)
     runner = ConsumerRunner(Database(database_url, 2), bootstrap, list(PROJECTIONS.values()))
     notifier_runner = ConsumerRunner(Database(database_url, 2), bootstrap, [notifier], group_id=GROUP_ID)
     sender = OutboxSender(Database(database_url, 1), SmtpTransport(smtp_url), Settings.mail_from, RetryDelays(**TEST_RETRY_DELAYS))
+    webhooks_runner = ConsumerRunner(Database(database_url, 2), bootstrap, [webhooks], group_id=WEBHOOKS_GROUP)
+    deliverer = Deliverer(build_services(settings, database_url, pool_size=4))
     threads = [
         threading.Thread(target=relay.run, args=(stop.is_set, database_url), daemon=True, name="relay"),
         threading.Thread(target=runner.run, args=(stop.is_set,), daemon=True, name="consumer"),
         threading.Thread(target=notifier_runner.run, args=(stop.is_set,), daemon=True, name="notifier"),
         threading.Thread(target=send_until_stopped, args=(sender, stop.is_set, 0.05), daemon=True, name="sender"),
+        threading.Thread(target=webhooks_runner.run, args=(stop.is_set,), daemon=True, name="webhooks"),
+        threading.Thread(target=deliver_until_stopped, args=(deliverer, stop.is_set, 0.1), daemon=True, name="deliverer"),
     ]
     for t in threads:
         t.start()
@@ -68,6 +76,7 @@ def start_workers(database_url: str, bootstrap: str, smtp_url: str, stop: thread
 def recur(database_url: str, broker: Any) -> Iterator[Running]:
     from recur import deadlines
     from recur.http.app import create_app
+    from recur.sealing import generate_master_key
 
     deadlines.install()  # as the API's WSGI entry point does, before the event store's pool is built
 
@@ -77,13 +86,14 @@ def recur(database_url: str, broker: Any) -> Iterator[Running]:
             "RECUR_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
             "RECUR_ADMIN_TOKEN": ADMIN,
             "RECUR_SANDBOX": "1",
+            "RECUR_MASTER_KEY": generate_master_key(),
         }
     )
     services = build_services(settings, database_url, pool_size=4)
     app = create_app(services)
     mail = MailServer().start()
     running = Running(services, app.test_client(), mail)
-    running.threads = start_workers(database_url, broker.bootstrap_servers, mail.url, running.stop)
+    running.threads = start_workers(settings, mail.url, running.stop)
     yield running
     running.stop.set()
     for t in running.threads:

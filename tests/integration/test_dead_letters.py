@@ -54,6 +54,8 @@ class Stack:
         from recur.projections.notifier import GROUP_ID as NOTIFIER_GROUP
         from recur.projections.notifier import notifier
         from recur.projections.registry import PROJECTIONS
+        from recur.projections.webhooks import GROUP_ID as WEBHOOKS_GROUP
+        from recur.projections.webhooks import webhooks
 
         stop = self.stops[role] = threading.Event()
         if role == "relay":
@@ -61,6 +63,9 @@ class Stack:
             self.threads[role] = threading.Thread(target=relay.run, args=(stop.is_set, self.url), daemon=True, name=role)
         elif role == "notifier":
             runner = ConsumerRunner(Database(self.url, 2), self.bootstrap, [notifier], group_id=NOTIFIER_GROUP)
+            self.threads[role] = threading.Thread(target=runner.run, args=(stop.is_set,), daemon=True, name=role)
+        elif role == "webhooks":
+            runner = ConsumerRunner(Database(self.url, 2), self.bootstrap, [webhooks], group_id=WEBHOOKS_GROUP)
             self.threads[role] = threading.Thread(target=runner.run, args=(stop.is_set,), daemon=True, name=role)
         else:
             runner = ConsumerRunner(Database(self.url, 2), self.bootstrap, list(PROJECTIONS.values()))
@@ -107,6 +112,7 @@ def stack(postgres_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Ite
     running.start("relay")
     running.start("consumer")
     running.start("notifier")  # readiness counts its consumer group too (it sends nothing here: no sender runs)
+    running.start("webhooks")  # likewise (no deliverer runs)
     yield running
     for role in list(running.threads):
         running.stop(role)
@@ -328,11 +334,12 @@ def test_a_message_that_is_no_recur_event_is_quarantined_and_can_be_discarded(
     bia = stack.api().new_producer(ADMIN, "Bia")
     bia.post("/v1/products", {"name": "Flute"}, expect=201)
     wait_until(lambda: listed_products(bia) == ["Flute"], 20, "the consumer goes on past the stray messages")
-    # Each consumer group reading the topic meets both: the read models' and the notifier's.
-    wait_until(lambda: len(stack.dead_letters()) == 4, 20, "two stray messages are recorded by each group")
+    # Each consumer group reading the topic meets both: the read models', the notifier's and the webhooks group's.
+    wait_until(lambda: len(stack.dead_letters()) == 6, 20, "two stray messages are recorded by each group")
     strays = stack.dead_letters()
     assert {(d.owner, d.kind, d.error_class) for d in strays} == {("recur-projections", "malformed", "MalformedEventError"),
-                                                                 ("recur-notifier", "malformed", "MalformedEventError")}
+                                                                 ("recur-notifier", "malformed", "MalformedEventError"),
+                                                                 ("recur-webhooks", "malformed", "MalformedEventError")}
     assert stack.client.get("/readyz").status_code == 503
 
     retried = recur_cli("projections", "retry-dead", env=stack.env())

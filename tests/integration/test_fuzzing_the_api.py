@@ -28,17 +28,19 @@ def caller_token(request: Any, recur: Any) -> Iterator[str]:
         return
     producer = Api(flask_call(recur.client)).new_producer(ADMIN)
     yield str(producer.token)
-    delete_report_schedules(producer, recur)
+    delete_what_runs_on_the_clock(producer, recur)
 
 
-def delete_report_schedules(producer: Api, recur: Any) -> None:
-    """Report schedules are due work on the session's shared clock: left behind, every later clock advance would step
-    through the periods of the ones the fuzzer created."""
+def delete_what_runs_on_the_clock(producer: Api, recur: Any) -> None:
+    """Report schedules and webhook endpoints make due work on the session's shared clock: left behind, every later clock
+    advance would step through the periods of the schedules the fuzzer created, and through the retries of deliveries to
+    the URLs it made up."""
     recur.caught_up()
-    while items := producer.get("/v1/report-schedules?limit=500")["items"]:
-        for item in items:
-            producer.request("DELETE", f"/v1/report-schedules/{item['id']}", expect=204)
-        recur.caught_up()
+    for path in ("/v1/report-schedules", "/v1/webhook-endpoints"):
+        while items := producer.get(f"{path}?limit=500")["items"]:
+            for item in items:
+                producer.request("DELETE", f"{path}/{item['id']}", expect=204)
+            recur.caught_up()
 
 
 def test_no_generated_request_is_a_server_error_or_off_the_document(recur: Any, caller_token: str) -> None:

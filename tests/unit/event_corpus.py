@@ -20,6 +20,7 @@ from recur.domain.catalog import Offer, Plan, Producer, Product
 from recur.domain.money import Money
 from recur.domain.reporting import ReportSchedule
 from recur.domain.retry import RetryPolicy
+from recur.domain.webhooks import WebhookEndpoint
 
 # Fields each v2 event class added over its version 1 (the upcasters give old events these fields).
 ADDED_IN_V2 = {
@@ -61,7 +62,22 @@ def catalog() -> list[Any]:
                                      recipients=["finance@example.com", "Ana@example.com"], format="csv",
                                      time_zone="America/Sao_Paulo", created_at=JAN_31, actor=ACTOR)
     schedule.delete(JAN_31 + timedelta(days=40), ACTOR)
-    return [producer, product, plan, offer, schedule]
+    return [producer, product, plan, offer, schedule, webhook_endpoint(str(producer.id))]
+
+
+def webhook_endpoint(producer_id: str) -> WebhookEndpoint:
+    """An endpoint through every verb: revised, rotated, disabled by its producer, enabled, disabled for failing, deleted."""
+    known = ("subscription.cancelled", "subscription.charge_failed")
+    endpoint = WebhookEndpoint.register(producer_id=producer_id, url="https://hooks.example.com/recur",
+                                        event_types=["subscription.cancelled"], known_types=known, description="CRM",
+                                        secret_id="secret-1", created_at=JAN_31, actor=ACTOR)
+    endpoint.revise({"event_types": [], "description": None}, known, JAN_31 + timedelta(days=1), ACTOR)
+    endpoint.rotate_secret("secret-2", JAN_31 + timedelta(days=2), ACTOR)
+    endpoint.disable(JAN_31 + timedelta(days=3), ACTOR)
+    endpoint.enable(JAN_31 + timedelta(days=4), ACTOR)
+    assert endpoint.disable_for_failing(JAN_31 + timedelta(days=4), JAN_31 + timedelta(days=10), ACTOR)
+    endpoint.delete(JAN_31 + timedelta(days=11), ACTOR)
+    return endpoint
 
 
 def subscriptions() -> list[Any]:

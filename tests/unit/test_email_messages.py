@@ -63,6 +63,10 @@ def context_for(kind: str, **overrides: Any) -> dict[str, Any]:
         "cancelled": {"cancelled_at": RENEWAL, "origin": "customer", "reason": None},
         "refund": {"amount": PRICE, "refunded_at": RENEWAL, "charge_id": "ch_0001"},
     }
+    if kind == "webhook_endpoint_disabled":
+        return {"producer_name": "Escola de Violão", "endpoint_url": "https://crm.example.com/hooks?<b>=1",
+                "endpoint_id": "6f1c0b8e-0000-4000-8000-000000000001", "failing_since": RENEWAL - timedelta(days=5),
+                "disabled_at": RENEWAL, **overrides}
     if kind == "report":
         return {"producer_name": "Escola de Violão", "report": "sales", "frequency": "weekly", "period_start": date(2027, 3, 1),
                 "period_end": date(2027, 3, 7), "time_zone": "America/Sao_Paulo", "rows": 12, "format": "csv", **overrides}

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "recur"
-# Infrastructure every layer may use: the database pool, settings, deadlines, logging.
-SHARED = {"db", "settings", "deadlines", "logs"}
+# Infrastructure every layer may use: the database pool, settings, deadlines, logging, sealing under the master key.
+SHARED = {"db", "settings", "deadlines", "logs", "sealing"}
 ALLOWED = {
     "notifications": {"domain", "contract", "commands", "notifications"},
+    "webhooks": {"domain", "contract", "commands", "webhooks"},
     "domain": {"domain"},
     # The public event contract (encoding, topics, schemas) sits just above the domain: the audit trail in
     # commands, the relay, the projections and the HTTP layer all read events through it.
