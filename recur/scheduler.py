@@ -6,8 +6,8 @@ billing run and clock advance, `recur bill` and the scheduler loop of `recur up`
 
 A pass bills in batches (recur.commands.billing_batch): claim up to BATCH due subscriptions with one statement
 (recur.billing_claims: several schedulers, on one host or many, share the work without overlap), record the batch's
-attempts in one event-store save, call the gateway for all of them concurrently (a bounded number in flight), record
-the answers in one save. The aggregate guard plus gateway idempotency keep even a double visit harmless.
+attempts in event-store saves of 100, call the gateway for all of them concurrently (a bounded number in flight), record
+the answers the same way. The aggregate guard plus gateway idempotency keep even a double visit harmless.
 
 A subscription whose billing raises is recorded and set aside for a backoff (scheduler_failures),
 so one broken subscription neither stops the others nor is retried every second forever. A payment
@@ -37,7 +37,7 @@ from recur.projections.lag import wait_until_caught_up
 from recur.scheduled_reports import next_report_due, run_due_reports
 
 log = logging.getLogger(__name__)
-# Subscriptions claimed, decided and saved together: one claim, two event-store saves and one pool of gateway calls each.
+# Subscriptions claimed and decided together: one claim, a load, saves of 100 and one pool of gateway calls each.
 BATCH = 500
 
 
