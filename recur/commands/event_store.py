@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.sql import SQL, Identifier
@@ -93,7 +93,11 @@ class RecurEvents(Application[UUID]):
             events[row["originator_id"]].append(self.mapper.to_domain_event(stored))
         loaded: dict[str, Any] = {}
         for uid, domain_events in events.items():
-            aggregate = project_aggregate(None, domain_events)
+            # What eventsourcing's project_aggregate does, without its isinstance() against a runtime Protocol per
+            # event: profiled at a tenth of a billing run's time.
+            aggregate = None
+            for domain_event in domain_events:
+                aggregate = domain_event.mutate(aggregate)
             if isinstance(aggregate, kind):
                 loaded[str(uid)] = aggregate
         return loaded
