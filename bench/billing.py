@@ -22,7 +22,7 @@ the server, 25% of the run in `Connection.wait`), `load_many` 29% (JSON decoding
 renewals in memory 8%, and a runtime `Protocol` isinstance() per replayed event in eventsourcing's `project_aggregate`
 10%, since removed (`load_many` applies the events itself). The sandbox's charge transactions run on the lane's threads
 and in PostgreSQL, on the same two cores. What would close the gap to the targets: a faster dump of the stored events
-(psycopg's C implementation, or COPY), fewer events per renewal (Rescheduled is written twice), and more processes:
+(psycopg's C implementation, or COPY), fewer or smaller events per renewal, and more processes:
 claims let several schedulers share one run.
 """
 
