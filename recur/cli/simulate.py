@@ -55,13 +55,13 @@ def simulate(subscribers: int, months: int, seed: int, producers: int) -> None:
     if not settings.sandbox:
         raise click.UsageError("recur simulate moves the sandbox clock: set RECUR_SANDBOX=1 (and run recur up with it)")
     from recur.bootstrap import build_services
-    from recur.gateways.sandbox import SandboxGateway
     from recur.simulation.run import simulate as play
     from recur.simulation.story import write_story
 
     url = database_url(settings)
     services = build_services(settings, url, pool_size=4)
-    if not isinstance(services.gateway, SandboxGateway):
+    if not hasattr(services.gateway, "queue_outcomes"):  # the port, not the adapter: only a sandbox queues outcomes
+        services.close()
         raise click.UsageError("recur simulate needs the sandbox gateway (RECUR_GATEWAY=sandbox): its cards' outcome queues")
     story = write_story(seed, subscribers, months, producers)
     try:
