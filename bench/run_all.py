@@ -110,7 +110,8 @@ def busy(info: dict[str, str], meta: dict[str, str]) -> list[str]:
 
 
 def cells(row: dict[str, Any], unit: str) -> str:
-    return f"{row['name']} | {fmt(row['recur'])} {unit} | {fmt(row['baseline'])} {unit} | {row['ratio']:.3f}"
+    target = f" (target {row['target']})" if row.get("target") else ""
+    return f"{row['name']} | {fmt(row['recur'])} {unit}{target} | {fmt(row['baseline'])} {unit} | {row['ratio']:.3f}"
 
 
 def render(results: list[dict[str, Any]], prof: dict[str, Any], info: dict[str, str], meta: dict[str, str]) -> str:
