@@ -21,7 +21,8 @@ def build_services(settings: Settings, database_url: str, pool_size: int = 4) ->
     clock: Clock = SandboxClock(db) if settings.sandbox else SystemClock()
     # A malformed RECUR_MASTER_KEY stops the process here, at start; an unset one only where a secret is sealed or opened.
     master_key = MasterKey.from_setting(settings.master_key) if settings.master_key else None
-    return Services(settings, open_event_store(database_url, pool_size), db, clock, build_gateway(settings, db), master_key)
+    events = open_event_store(database_url, pool_size, master_key=master_key, db=db)
+    return Services(settings, events, db, clock, build_gateway(settings, db), master_key)
 
 
 def build_gateway(settings: Settings, db: Database) -> PaymentGateway:
