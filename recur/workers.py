@@ -53,9 +53,15 @@ def _require(settings: Settings) -> tuple[str, str]:
 def run_relay(settings: Settings) -> None:
     database_url, bootstrap = _require(settings)
     stop = StopFlag()
-    from recur.commands.event_store import open_event_store
+    from recur.bootstrap import open_events
+    from recur.sealing import MasterKeyError
 
-    relay = Relay(open_event_store(database_url, 2), Database(database_url, 2), bootstrap, settings.kafka_embedded)
+    try:  # the relay publishes subscribers' personal data, decrypted with their keys: it needs the master key
+        events = open_events(settings, database_url, 2)
+    except MasterKeyError as error:
+        log.critical("relay: %s", error)
+        raise SystemExit(3) from None
+    relay = Relay(events, Database(database_url, 2), bootstrap, settings.kafka_embedded)
     start_watchdog(relay)
     log.info("relay publishing to %s", bootstrap)
     try:

@@ -15,6 +15,17 @@ def projections() -> None:
     pass
 
 
+def _events(url: str, pool_size: int) -> Any:
+    """The event store with the keys to subscribers' personal data (a missing or wrong RECUR_MASTER_KEY stops here)."""
+    from recur.bootstrap import open_events
+    from recur.sealing import MasterKeyError
+
+    try:
+        return open_events(Settings.from_env(), url, pool_size)
+    except MasterKeyError as error:
+        raise click.ClickException(str(error)) from None
+
+
 def _database_url() -> str:
     settings = Settings.from_env()
     if not settings.database_url:
@@ -29,7 +40,6 @@ def _database_url() -> str:
 @click.argument("names", nargs=-1)
 def rebuild(names: tuple[str, ...]) -> None:
     logs.configure_logging("rebuild", "WARNING")
-    from recur.commands.event_store import open_event_store
     from recur.consumers.dead_letters import record_setbacks
     from recur.consumers.runner import GROUP_ID
     from recur.db import Database
@@ -42,7 +52,7 @@ def rebuild(names: tuple[str, ...]) -> None:
         raise click.BadParameter(f"unknown projection(s) {', '.join(unknown)}; choose from {', '.join(PROJECTIONS)}")
     chosen = [PROJECTIONS[n] for n in (names or tuple(PROJECTIONS))]
     url = _database_url()
-    db, events = Database(url, 2), open_event_store(url, 2)
+    db, events = Database(url, 2), _events(url, 2)
     setbacks = 0
 
     def keep(cur: Any, found: list[Setback]) -> None:
@@ -128,9 +138,7 @@ def retry_dead(owner: str | None, dead_letter_id: int | None) -> None:
     try:
         if any(d.owner == RELAY for d in unresolved(db, owner, dead_letter_id)):
             if settings.kafka_bootstrap_servers:
-                from recur.commands.event_store import open_event_store
-
-                relay = RelayRepublisher(open_event_store(url, 1), settings.kafka_bootstrap_servers)
+                relay = RelayRepublisher(_events(url, 1), settings.kafka_bootstrap_servers)
             else:
                 click.echo("relay dead letters are left as they are: set RECUR_KAFKA_BOOTSTRAP_SERVERS to publish them", err=True)
         report = run_retry(db, CONSUMED, owner, dead_letter_id, relay)

@@ -47,7 +47,7 @@ class Stack:
     threads: dict[str, threading.Thread] = field(default_factory=dict)
 
     def start(self, role: str) -> None:
-        from recur.commands.event_store import open_event_store
+        from recur.bootstrap import open_events
         from recur.consumers.relay import Relay
         from recur.consumers.runner import ConsumerRunner
         from recur.db import Database
@@ -59,7 +59,7 @@ class Stack:
 
         stop = self.stops[role] = threading.Event()
         if role == "relay":
-            relay = Relay(open_event_store(self.url, 2), Database(self.url, 2), self.bootstrap, broker_is_embedded=True)
+            relay = Relay(open_events(self.services.settings, self.url, 2), Database(self.url, 2), self.bootstrap, broker_is_embedded=True)
             self.threads[role] = threading.Thread(target=relay.run, args=(stop.is_set, self.url), daemon=True, name=role)
         elif role == "notifier":
             runner = ConsumerRunner(Database(self.url, 2), self.bootstrap, [notifier], group_id=NOTIFIER_GROUP)
