@@ -6,7 +6,8 @@ consumers to forget what they kept.
 Steps, each safe to repeat after a crash: (1) the keys are destroyed, so from then on no process reads the personal
 data, (2) each subscription records SubscriberErased (a no-op when already recorded), (3) the e-mail's lookup rows
 go, with the erasure recorded. Until (3) a repeated request finds the same subscriptions and finishes the job.
-Tables outside the event flow that copy API answers (idempotent replies, dead letters) are scrubbed here directly.
+Dead letters (events kept whole outside the event flow) are scrubbed here directly. Idempotent replies are left: they
+are sealed under the client's Idempotency-Key, which recur never stores, and expire within 24 hours.
 """
 
 from __future__ import annotations
@@ -46,7 +47,6 @@ def erase_subscriber(services: Services, email: str, producer_id: str | None, ac
     with services.db.transaction() as cur:
         for subscription_id in found:
             cur.execute("DELETE FROM subscriber_emails WHERE subscription_id = %s", (subscription_id,))
-            _scrub_idempotent_replies(cur, subscription_id)
             _scrub_dead_letters(cur, subscription_id)
         cur.execute(
             "INSERT INTO erasures (id, email_hash, subscription_ids, producer_id, actor, erased_at) "
@@ -62,17 +62,6 @@ def _keys(services: Services) -> SubscriberKeys:
         MasterKey.from_setting(None)  # raises MasterKeyError naming RECUR_MASTER_KEY
     assert keys is not None
     return keys
-
-
-def _scrub_idempotent_replies(cur: Any, subscription_id: str) -> None:
-    """Replies kept for repeated requests (a subscription's representation) keep their shape, not the person."""
-    cur.execute(
-        "UPDATE idempotency_keys SET body = jsonb_set(jsonb_set(body, '{subscriber}', "
-        "'{\"name\": null, \"email\": null, \"country\": null}'), '{payment_method}', "
-        "coalesce(body->'payment_method', '{}'::jsonb) || '{\"brand\": null, \"last4\": null}') "
-        "WHERE body->>'id' = %s AND jsonb_typeof(body->'subscriber') = 'object'",
-        (subscription_id,),
-    )
 
 
 def _scrub_dead_letters(cur: Any, subscription_id: str) -> None:

@@ -66,8 +66,9 @@ class RecurEvents(Application[UUID]):
 
     def close(self) -> None:
         super().close()
-        if self._owned is not None:
-            self._owned.close()
+        owned, self._owned = self._owned, None  # the library closes again on garbage collection
+        if owned is not None:
+            owned.close()
 
     def load(self, aggregate_id: UUID | str, kind: type[Any], version: int | None = None) -> Any:
         try:
