@@ -31,6 +31,7 @@ from recur.contract.topics import CATALOG, DEAD_LETTERS, PARTITIONS, PROVISIONED
 from recur.domain.actor import system_actor
 from recur.domain.catalog import Plan, Product
 from recur.domain.retry import RetryPolicy
+from recur.sealing import generate_master_key
 from recur.settings import Settings
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*is deprecated. Use files\\(\\) instead:DeprecationWarning")
@@ -88,7 +89,8 @@ class Stack:
         return unresolved(self.services.db)
 
     def env(self) -> dict[str, str]:
-        return {"RECUR_DATABASE_URL": self.url, "RECUR_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap}
+        return {"RECUR_DATABASE_URL": self.url, "RECUR_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+                "RECUR_MASTER_KEY": self.services.settings.master_key or ""}
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +108,7 @@ def stack(postgres_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Ite
     migrate(url)
     open_event_store(url, 1, create_table=True).close()
     settings = Settings.from_env({"RECUR_DATABASE_URL": url, "RECUR_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
-                                  "RECUR_ADMIN_TOKEN": ADMIN, "RECUR_SANDBOX": "1"})
+                                  "RECUR_ADMIN_TOKEN": ADMIN, "RECUR_SANDBOX": "1", "RECUR_MASTER_KEY": generate_master_key()})
     services = build_services(settings, url, pool_size=4)
     running = Stack(url, broker.bootstrap_servers, services, create_app(services).test_client())
     running.start("relay")
