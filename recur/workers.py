@@ -213,6 +213,13 @@ def run_scheduler(settings: Settings, interval: float = 1.0) -> None:
     database_url, bootstrap = _require(settings)
     stop = StopFlag()
     services = build_services(settings, database_url, pool_size=2)
+    from recur.sealing import MasterKeyError, check_master_key
+
+    try:  # billing replays subscriptions, whose personal data only the master key opens
+        check_master_key(services.db, services.require_master_key())
+    except MasterKeyError as error:
+        log.critical("scheduler: %s", error)
+        raise SystemExit(3) from None
     checkpointing = Checkpointing(services.db, AuditTopic(services.db, bootstrap))
     log.info("billing scheduler running every %.1fs", interval)
     mark_ready(settings, "scheduler")

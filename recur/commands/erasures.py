@@ -78,3 +78,18 @@ def _scrub_dead_letters(cur: Any, subscription_id: str) -> None:
         if isinstance(data, dict) and personal_paths(name):
             event["data"] = with_values(data, dict.fromkeys(present_values(data, personal_paths(name))))
             cur.execute("UPDATE dead_letters SET event = %s WHERE id = %s", (json.dumps(event), dead_letter_id))
+
+
+def erasure_by_id(services: Services, erasure_id: str, producer_id: str | None) -> Erasure | None:
+    """An erasure as it was answered; a producer sees only the ones it asked for (None for any other)."""
+    try:
+        uuid.UUID(erasure_id)
+    except ValueError:
+        return None
+    row = services.db.fetchone(
+        "SELECT id::text, email_hash, subscription_ids::text[], erased_at, producer_id::text FROM erasures WHERE id = %s",
+        (erasure_id,),
+    )
+    if row is None or (producer_id is not None and row[4] != producer_id):
+        return None
+    return Erasure(row[0], row[1], list(row[2]), row[3])

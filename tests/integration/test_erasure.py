@@ -108,7 +108,10 @@ def test_events_stored_before_encryption_load_as_they_were_and_read_null_once_er
     from recur.domain.subscription import Subscription
 
     subscription_id = uuid.uuid4()
-    state = (b'{"code":"SUB-OLDPLAIN","producer_id":"' + str(uuid.uuid4()).encode() + b'","product_id":"p","terms":{"plan_id":"pl",'
+    # Valid ids: the relay publishes this event to the shared stack's read models, which must be able to apply it.
+    producer_id, product_id, plan_id = (str(uuid.uuid4()).encode() for _ in range(3))
+    state = (b'{"code":"SUB-OLDPLAIN","producer_id":"' + producer_id + b'","product_id":"' + product_id + b'","terms":{"plan_id":"'
+             + plan_id + b'",'
              b'"offer_id":null,"price":{"amount":4990,"currency":"BRL"},"periodicity":"monthly","installments":1,"retry_policy":'
              b'{"max_retries":3,"window_days":15,"reset_billing_date":false},"renewal_reminder_days":null},"subscriber":{"name":'
              b'"Olga Antiga","email":"olga@example.com","country":null},"payment_method":{"type":"card","token":"tok","brand":"visa",'
@@ -146,3 +149,12 @@ def test_a_missing_or_wrong_master_key_stops_a_reader_of_events_at_start(recur: 
             keyless.load(subscription["id"], Subscription)
     finally:
         keyless.close()
+
+
+def test_an_erasure_is_read_back_at_its_location_by_whoever_asked_for_it(recur: Any) -> None:
+    created = recur.client.post("/v1/erasures", json={"email": "nobody.at.all@example.com"}, headers=recur.as_admin())
+    assert created.status_code == 201
+    found = recur.client.get(created.headers["Location"], headers=recur.as_admin()).get_json()
+    assert (found["id"], found["email_hash"], found["subscriptions"]) == (created.get_json()["id"], created.get_json()["email_hash"], [])
+    producer = Api(flask_call(recur.client)).new_producer(ADMIN)
+    assert producer.get(created.headers["Location"], expect=404)["status"] == 404, "an admin's erasure is not a producer's to read"
