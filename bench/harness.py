@@ -197,6 +197,7 @@ class Row:
     name: str
     recur: float
     baseline: float
+    target: str = ""  # e.g. "< 500 ms: met", shown next to recur's figure
 
     @property
     def ratio(self) -> float:
@@ -214,7 +215,8 @@ def print_header(title: str, baseline: str) -> None:
 
 
 def print_row(row: Row) -> None:
-    print(f"{row.name:<48} | {row.recur:>12,.1f} | {row.baseline:>14,.1f} | {row.ratio:>6.3f}", flush=True)
+    target = f" | target {row.target}" if row.target else ""
+    print(f"{row.name:<48} | {row.recur:>12,.1f} | {row.baseline:>14,.1f} | {row.ratio:>6.3f}{target}", flush=True)
 
 
 def result(name: str, title: str, unit: str, baseline: str, rows: list[Row], notes: list[str]) -> dict[str, Any]:

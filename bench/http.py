@@ -14,9 +14,11 @@ relay, consumer or scheduler (nothing else competes for the two cores but the cl
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -55,6 +57,8 @@ class Server:
             "RECUR_SANDBOX": "1",
             "RECUR_DATA_DIR": str(DATA),
             "RECUR_LOG_LEVEL": "WARNING",
+            # The API refuses to start without the key that seals webhook secrets (`recur up` makes one).
+            "RECUR_MASTER_KEY": os.environ.get("RECUR_MASTER_KEY") or base64.b64encode(secrets.token_bytes(32)).decode(),
         }
         argv = [
             sys.executable, "-m", "gunicorn",

@@ -52,4 +52,4 @@ def build_gateway(settings: Settings, db: Database) -> PaymentGateway:
         return StripeGateway(db, settings.stripe_api_key, settings.stripe_api_base, settings.stripe_webhook_secret)
     from recur.gateways.sandbox import SandboxGateway
 
-    return SandboxGateway(db)
+    return SandboxGateway(db, latency_ms=settings.sandbox_gateway_latency_ms)

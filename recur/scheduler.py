@@ -6,9 +6,10 @@ step, so that a retry happens at its own instant on the simulated clock (`advanc
 It reads a read model and issues commands, so it sits above both, beside the workers that run it (the API's
 billing run and clock advance, `recur bill` and the scheduler loop of `recur up`).
 
-Several schedulers may run at once (API workers, `recur bill`, the loop in `recur up`): a
-session advisory lock per subscription keeps two of them off the same subscription at the same
-moment, and the aggregate guard plus gateway idempotency make even a double visit harmless.
+A pass bills in batches (recur.commands.billing_batch): claim up to BATCH due subscriptions with one statement
+(recur.billing_claims: several schedulers, on one host or many, share the work without overlap), record the batch's
+attempts in event-store saves of 100, call the gateway for all of them concurrently (a bounded number in flight), record
+the answers the same way. The aggregate guard plus gateway idempotency keep even a double visit harmless.
 
 A subscription whose billing raises is recorded and set aside for a backoff (scheduler_failures),
 so one broken subscription neither stops the others nor is retried every second forever. A payment
@@ -21,15 +22,17 @@ from __future__ import annotations
 
 import logging
 import time
-import zlib
 from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg2
 
+from recur import billing_claims
 from recur.commands import scheduler_failures
 from recur.commands.billing import bill_subscription
+from recur.commands.billing_batch import BatchOutcome, bill_batch
 from recur.commands.gateway import GatewayUnavailableError
+from recur.commands.gateway_calls import lane_for
 from recur.commands.services import Services
 from recur.domain.actor import system_actor
 from recur.projections.lag import wait_until_caught_up
@@ -38,83 +41,87 @@ from recur.webhook_deliverer import Deliverer
 from recur.webhooks.deliveries import next_due_at as next_delivery_due
 
 log = logging.getLogger(__name__)
+# Subscriptions claimed and decided together: one claim, a load, saves of 100 and one pool of gateway calls each.
+BATCH = 500
 
 
 @dataclass
 class RunReport:
     """What one pass did. `examined` and `billed` count subscriptions, `reports` the report periods sent; `skipped_locked`
-    and `errors` count both (left to another scheduler; set aside for a backoff)."""
+    and `errors` count both (held by another scheduler; set aside for a backoff). `charges` counts the gateway's answers
+    recorded, `in_flight` the attempts left awaiting one (the gateway did not answer: settled by a later pass)."""
 
     examined: int = 0
     billed: int = 0
     reports: int = 0
     skipped_locked: int = 0
     errors: int = 0
+    charges: int = 0
+    in_flight: int = 0
 
 
-def subscription_lock_key(subscription_id: str) -> int:
-    """The advisory lock a scheduler holds while it bills one subscription."""
-    return zlib.crc32(subscription_id.encode()) - 2**31
-
-
-def run_due(services: Services, now: datetime | None = None, limit: int = 1000) -> RunReport:
-    """Report every period ended by `now` (default: the clock's now), then bill every subscription due at `now`.
+def run_due(services: Services, now: datetime | None = None, limit: int = 100_000, batch: int = BATCH) -> RunReport:
+    """Report every period ended by `now` (default: the clock's now), then bill every subscription due at `now`, up to
+    `limit` of them, in batches.
 
     Reports first: what is billed at `now` belongs to the period starting at `now`, and the read models have caught up
     to `now` before anything new is billed (a clock advance waits for them before each step)."""
     now = now or services.clock.now()
     reports = run_due_reports(services, now)
     report = RunReport(reports=reports.reported, skipped_locked=reports.skipped_locked, errors=reports.errors)
-    rows = services.db.fetchall(
-        "SELECT b.subscription_id::text, EXISTS (SELECT 1 FROM scheduler_failures f WHERE f.subscription_id = b.subscription_id) "
-        f"FROM rm_billing_schedule b WHERE b.due_at <= %s AND {scheduler_failures.NOT_BACKING_OFF} ORDER BY b.due_at LIMIT %s",
-        (now, limit),
-    )
-    recovered: list[str] = []
-    # Locks live on a connection of their own: billing takes pooled connections meanwhile.
-    conn = psycopg2.connect(services.db.url)
-    conn.autocommit = True
+    owner = billing_claims.new_owner()
+    lane = lane_for(services.gateway, services.settings.gateway_concurrency)
+    actor = system_actor()
     try:
-        for subscription_id, failed_before in rows:
-            report.examined += 1
-            key = subscription_lock_key(subscription_id)
-            with conn.cursor() as cur:
-                cur.execute("SELECT pg_try_advisory_lock(%s)", (key,))
-                locked = cur.fetchone()[0]  # type: ignore[index]
-            if not locked:
-                report.skipped_locked += 1
-                continue
-            try:
-                if bill_one(services, subscription_id):
-                    report.billed += 1
-                    if failed_before:
-                        recovered.append(subscription_id)
-                else:
-                    report.errors += 1
-            finally:
-                with conn.cursor() as cur:
-                    cur.execute("SELECT pg_advisory_unlock(%s)", (key,))
+        while report.examined < limit:
+            claimed = billing_claims.claim_due(services.db, owner, now, min(batch, limit - report.examined))
+            if not claimed:
+                break
+            outcome = bill_batch(services, claimed, actor, lane)
+            _tally(services, report, claimed, outcome)
+            billing_claims.batch_done(services.db, owner, claimed)
+        report.skipped_locked += billing_claims.held_elsewhere(services.db, owner, now)
     finally:
-        conn.close()
-    scheduler_failures.clear(services.db, recovered)
+        try:
+            billing_claims.finish_pass(services.db, owner)
+        except psycopg2.Error:
+            log.warning("could not remove the claims of pass %s: they expire in %d s", owner, billing_claims.LEASE_S, exc_info=True)
     return report
 
 
+def _tally(services: Services, report: RunReport, claimed: list[str], outcome: BatchOutcome) -> None:
+    report.examined += len(claimed)
+    report.billed += len(outcome.billed)
+    report.charges += outcome.charges
+    report.in_flight += outcome.in_flight
+    report.errors += len(outcome.failed)
+    for sub_id, error in outcome.failed.items():
+        _log_failure(sub_id, error)
+        _set_aside(services, sub_id, error)
+    scheduler_failures.clear(services.db, outcome.billed)
+
+
 def bill_one(services: Services, subscription_id: str) -> bool:
-    """Bill one due subscription as a pass does (the caller holds its lock): False when billing it failed, which is then
-    recorded and the subscription set aside for a backoff. A payment gateway that gave no answer is an expected failure,
-    logged without a traceback: a charge in flight stays in flight, to be settled with the same key after the backoff."""
+    """Bill one due subscription on its own, as a pass does: False when billing it failed, which is then recorded and
+    the subscription set aside for a backoff."""
     try:
         bill_subscription(services, subscription_id, system_actor())
         return True
-    except GatewayUnavailableError as error:
-        log.warning("billing subscription %s: %s; a charge in flight stays in flight, and the subscription is set aside for a "
-                    "backoff, then retried with the same key", subscription_id, error)
-        _set_aside(services, subscription_id, error)
-    except Exception as error:
-        log.exception("billing subscription %s failed; it is set aside for a backoff, then retried", subscription_id)
+    except Exception as error:  # noqa: BLE001 - logged and set aside
+        _log_failure(subscription_id, error)
         _set_aside(services, subscription_id, error)
     return False
+
+
+def _log_failure(subscription_id: str, error: BaseException) -> None:
+    """A payment gateway that gave no answer is an expected failure, logged without a traceback: a charge in flight
+    stays in flight, to be settled with the same key after the backoff."""
+    if isinstance(error, GatewayUnavailableError):
+        log.warning("billing subscription %s: %s; a charge in flight stays in flight, and the subscription is set aside for a "
+                    "backoff, then retried with the same key", subscription_id, error)
+    else:
+        log.error("billing subscription %s failed; it is set aside for a backoff, then retried", subscription_id,
+                  exc_info=(type(error), error, error.__traceback__))
 
 
 def _set_aside(services: Services, subscription_id: str, error: BaseException) -> None:

@@ -40,6 +40,12 @@ class Settings:
     # Base64 of 32 bytes: seals the secrets recur must use again (webhook signing secrets; recur.sealing).
     # Never in a repr: settings may be printed while debugging.
     master_key: str | None = field(default=None, repr=False)
+    # Each sandbox gateway call waits this long, as a real gateway's round trip does (200-800 ms): the billing
+    # run's overlap of gateway calls can then be seen and measured without a real gateway.
+    sandbox_gateway_latency_ms: int = 0
+    # Gateway calls a billing run keeps in flight at once (a gateway adapter may allow fewer: see its
+    # `max_in_flight`). Bounded, so a run never opens more connections than the gateway and the database take.
+    gateway_concurrency: int = 64
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -59,6 +65,8 @@ class Settings:
             stripe_api_base=(env.get("RECUR_STRIPE_API_BASE") or STRIPE_API_BASE).rstrip("/"),
             stripe_webhook_secret=env.get("RECUR_STRIPE_WEBHOOK_SECRET") or None,
             master_key=env.get("RECUR_MASTER_KEY") or None,
+            sandbox_gateway_latency_ms=whole_number(env, "RECUR_SANDBOX_GATEWAY_LATENCY_MS", 0, minimum=0),
+            gateway_concurrency=whole_number(env, "RECUR_GATEWAY_CONCURRENCY", 64, minimum=1),
         )
 
     def with_(self, **changes: object) -> Settings:
@@ -82,6 +90,8 @@ class Settings:
         env["RECUR_MAIL_FROM"] = self.mail_from
         env["RECUR_GATEWAY"] = self.gateway
         env["RECUR_STRIPE_API_BASE"] = self.stripe_api_base
+        env["RECUR_SANDBOX_GATEWAY_LATENCY_MS"] = str(self.sandbox_gateway_latency_ms)
+        env["RECUR_GATEWAY_CONCURRENCY"] = str(self.gateway_concurrency)
         if self.stripe_api_key:
             env["RECUR_STRIPE_API_KEY"] = self.stripe_api_key
         if self.stripe_webhook_secret:
@@ -101,6 +111,21 @@ def checked_gateway(env: dict[str, str]) -> str:
         raise SettingsError("RECUR_GATEWAY=stripe needs RECUR_STRIPE_API_KEY: the secret key (sk_live_..., or sk_test_... "
                             "in Stripe's test mode) or a restricted key (rk_...) from the Stripe dashboard")
     return gateway
+
+
+def whole_number(env: dict[str, str], name: str, default: int, minimum: int) -> int:
+    """An integer setting, refused at start when it is not one or is below `minimum` (a typo must not silently
+    mean "no latency" or "no gateway calls at all")."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, not {value}")
+    return value
 
 
 def generate_admin_token() -> str:

@@ -13,6 +13,7 @@ from recur.cli.audit import audit
 from recur.cli.notifications import notifications
 from recur.cli.operators import contract, kafka
 from recur.cli.projections import projections
+from recur.cli.simulate import simulate
 from recur.cli.webhooks import webhooks as webhooks_group
 from recur.settings import Settings, SettingsError, generate_admin_token
 
@@ -174,3 +175,4 @@ main.add_command(contract)
 main.add_command(notifications)
 main.add_command(audit)
 main.add_command(webhooks_group)
+main.add_command(simulate)

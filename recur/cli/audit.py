@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from recur import logs
+from recur.cli.environment import database_url
 from recur.settings import Settings
 
 if TYPE_CHECKING:
@@ -20,13 +21,6 @@ BROKEN = 1  # exit code: the chain breaks, or a checkpoint does not match (click
 @click.group(help="The tamper-evident event log: verify its hash chain, record and publish checkpoints of it.")
 def audit() -> None:
     pass
-
-
-def _database_url() -> str:
-    settings = Settings.from_env()
-    if not settings.database_url:
-        raise click.UsageError("RECUR_DATABASE_URL is not set: use the database_url in <data dir>/runtime.json of `recur up`")
-    return settings.database_url
 
 
 @audit.command(help="Recompute the hash chain over every stored event, in notification order, and report the first break "
@@ -47,7 +41,7 @@ def verify(start: int | None, given: tuple[str, ...]) -> None:
         checkpoints = [Checkpoint.parse(text) for text in given]
     except InvalidCheckpointError as error:
         raise click.BadParameter(str(error), param_hint="--checkpoint") from None
-    db = Database(_database_url(), 1)
+    db = Database(database_url(), 1)
     try:
         bounds = log_bounds(db)
         first, last = (start or bounds[0], bounds[1]) if bounds else (0, 0)
@@ -100,7 +94,7 @@ def checkpoint() -> None:
     from recur.db import Database
 
     settings = Settings.from_env()
-    db = Database(_database_url(), 1)
+    db = Database(database_url(), 1)
     try:
         recorded = record_checkpoint(db)
         if recorded is None:
@@ -131,7 +125,7 @@ def checkpoints(limit: int) -> None:
     from recur.commands.audit_checkpoints import recorded_checkpoints
     from recur.db import Database
 
-    db = Database(_database_url(), 1)
+    db = Database(database_url(), 1)
     try:
         for recorded in recorded_checkpoints(db, limit):
             click.echo(json.dumps(recorded.message()))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from recur import logs
-from recur.cli.projections import _database_url
+from recur.cli.environment import database_url
 
 STUCK_AFTER_SECONDS = 3600
 
@@ -27,7 +27,7 @@ def status(failures: int) -> None:
     from recur.notifications.outbox import KINDS, STATUSES
     from recur.notifications.outbox import status as outbox_status
 
-    db = Database(_database_url(), 1)
+    db = Database(database_url(), 1)
     try:
         outbox = outbox_status(db, failures)
     finally:

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from recur import logs
+from recur.cli.environment import database_url
 from recur.settings import Settings
 
 
@@ -24,13 +25,6 @@ def _events(url: str, pool_size: int) -> Any:
         return open_events(Settings.from_env(), url, pool_size)
     except MasterKeyError as error:
         raise click.ClickException(str(error)) from None
-
-
-def _database_url() -> str:
-    settings = Settings.from_env()
-    if not settings.database_url:
-        raise click.UsageError("RECUR_DATABASE_URL is not set: use the database_url in <data dir>/runtime.json of `recur up`")
-    return settings.database_url
 
 
 @projections.command(help="Rebuild read models from the event store (not from Kafka, whose retention is finite), without "
@@ -51,7 +45,7 @@ def rebuild(names: tuple[str, ...]) -> None:
     if unknown:
         raise click.BadParameter(f"unknown projection(s) {', '.join(unknown)}; choose from {', '.join(PROJECTIONS)}")
     chosen = [PROJECTIONS[n] for n in (names or tuple(PROJECTIONS))]
-    url = _database_url()
+    url = database_url()
     db, events = Database(url, 2), _events(url, 2)
     setbacks = 0
 
@@ -82,7 +76,7 @@ def status() -> None:
     from recur.db import Database
     from recur.projections.lag import lag
 
-    db = Database(_database_url(), 1)
+    db = Database(database_url(), 1)
     try:
         report = lag(db)
         counts = unresolved_counts(db)
@@ -132,7 +126,7 @@ def retry_dead(owner: str | None, dead_letter_id: int | None) -> None:
     if owner is not None and owner not in CONSUMED and owner != RELAY:
         raise click.BadParameter(f"unknown projection {owner}; choose from {', '.join([*CONSUMED, RELAY])}")
     settings = Settings.from_env()
-    url = _database_url()
+    url = database_url()
     db = Database(url, 2)
     relay = None
     try:
@@ -166,7 +160,7 @@ def discard_dead(dead_letter_id: int) -> None:
     from recur.consumers.dead_letters import discard_malformed, find
     from recur.db import Database
 
-    db = Database(_database_url(), 1)
+    db = Database(database_url(), 1)
     try:
         letter = find(db, dead_letter_id)
         if letter is None or letter.resolved_at is not None:

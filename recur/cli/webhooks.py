@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from recur import logs
-from recur.cli.projections import _database_url
+from recur.cli.environment import database_url
 
 OVERDUE_AFTER_SECONDS = 600
 
@@ -28,7 +28,7 @@ def status(failures: int) -> None:
     from recur.webhooks.deliveries import STATUSES, overdue
     from recur.webhooks.deliveries import status as deliveries_status
 
-    services = build_services(Settings.from_env(), _database_url(), pool_size=1)  # the sandbox clock, with RECUR_SANDBOX=1
+    services = build_services(Settings.from_env(), database_url(), pool_size=1)  # the sandbox clock, with RECUR_SANDBOX=1
     try:
         figures = deliveries_status(services.db, failures)
         late = overdue(services.db, services.clock.now(), OVERDUE_AFTER_SECONDS)

@@ -15,6 +15,7 @@ backoff (recur/commands/scheduler_failures.py).
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from recur.commands.event_store import ConcurrentModificationError
 from recur.commands.gateway import BoletoResult, ChargeResult, GatewayOutcomeUnknown
@@ -45,30 +46,47 @@ def finish_charge(
     `saved` is the aggregate exactly as the caller just stored it, which spares a reload; after a
     concurrent write the loop reloads.
     """
-    result = call_gateway(services, sub_id, request)
+    return record_result(services, sub_id, request, call_gateway(services, sub_id, request), actor, saved)
+
+
+def record_result(
+    services: Services, sub_id: str, request: ChargeRequest, result: ChargeResult | BoletoResult, actor: Actor,
+    saved: Subscription | None = None,
+) -> Subscription:
+    """Record the gateway's answer to a recorded attempt, unless another process already did; reloads after a
+    concurrent write. The billing run records a batch's answers in one save and comes here when that save clashes."""
     for _ in range(SAVE_TRIES_PER_BILLING_STEP):
         sub: Subscription = saved if saved is not None else services.events.load(sub_id, Subscription)
         saved = None
-        if sub.inflight is None or sub.inflight.key != request.key:
+        if not apply_result(sub, request, result, services.clock.now(), actor):
             return sub  # another process recorded this very result
-        now = services.clock.now()
-        if isinstance(result, BoletoResult):
-            sub.record_boleto_issued(request.key, result.boleto_id, result.line, now, actor)
-        elif result.approved:
-            sub.record_charge_approved(request.key, result.charge_id, now, actor)
-        else:
-            sub.record_charge_refused(request.key, result.reason or "declined", now, actor)
         try:
             services.events.store(sub)
-            log.info(
-                "charge %s: %s",
-                request.key,
-                "boleto issued" if isinstance(result, BoletoResult) else ("approved" if result.approved else f"refused ({result.reason})"),
-            )
+            log.info("charge %s: %s", request.key, describe(result))
             return sub
         except ConcurrentModificationError:
             continue
     raise ConcurrentModificationError(f"could not record the result of {request.key}")
+
+
+def apply_result(sub: Subscription, request: ChargeRequest, result: ChargeResult | BoletoResult, now: datetime,
+                 actor: Actor) -> bool:
+    """The gateway's answer as the subscription's verb; False when the attempt is no longer awaiting it."""
+    if sub.inflight is None or sub.inflight.key != request.key:
+        return False
+    if isinstance(result, BoletoResult):
+        sub.record_boleto_issued(request.key, result.boleto_id, result.line, now, actor)
+    elif result.approved:
+        sub.record_charge_approved(request.key, result.charge_id, now, actor)
+    else:
+        sub.record_charge_refused(request.key, result.reason or "declined", now, actor)
+    return True
+
+
+def describe(result: ChargeResult | BoletoResult) -> str:
+    if isinstance(result, BoletoResult):
+        return "boleto issued"
+    return "approved" if result.approved else f"refused ({result.reason})"
 
 
 def charge_now_or_leave_in_flight(
@@ -93,11 +111,8 @@ def _bill_due_charge(services: Services, sub_id: str, actor: Actor) -> Subscript
     """Housekeeping, a pending attempt, a due charge; returns the subscription as stored."""
     for _ in range(SAVE_TRIES_PER_BILLING_STEP):
         sub: Subscription = services.events.load(sub_id, Subscription)
-        now = services.clock.now()
-        changed = sub.settle_due_housekeeping(now, actor)
-        pending = sub.pending_charge()
-        request = pending or sub.begin_charge(now, actor)
-        if changed or (request is not None and pending is None):
+        changed, request = decide_due_work(sub, services.clock.now(), actor)
+        if changed:
             try:
                 services.events.store(sub)
             except ConcurrentModificationError:
@@ -106,6 +121,15 @@ def _bill_due_charge(services: Services, sub_id: str, actor: Actor) -> Subscript
             return finish_charge(services, sub_id, request, actor)
         return sub
     raise ConcurrentModificationError(f"subscription {sub_id} kept changing while being billed")
+
+
+def decide_due_work(sub: Subscription, now: datetime, actor: Actor) -> tuple[bool, ChargeRequest | None]:
+    """What is due on `sub` at `now`, decided in memory: housekeeping, then the attempt awaiting an answer or a new one.
+    Returns whether anything new was recorded (to be saved before any gateway call) and the charge to ask for."""
+    changed = sub.settle_due_housekeeping(now, actor)
+    pending = sub.pending_charge()
+    request = pending or sub.begin_charge(now, actor)
+    return changed or (request is not None and pending is None), request
 
 
 def pay_boleto(services: Services, boleto_id: str, actor: Actor) -> Subscription | None:

@@ -3,12 +3,15 @@ subscribers' personal data with per-subscription keys (recur.commands.personal_d
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, Mapper
+from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.sql import SQL, Identifier
 
 from recur.commands.personal_data_mapper import PersonalDataMapper
 from recur.commands.subscriber_keys import SubscriberKeys
@@ -79,6 +82,44 @@ class RecurEvents(Application[UUID]):
         if not isinstance(aggregate, kind):
             raise NotFoundError(str(aggregate_id))
         return aggregate
+
+    def load_many(self, aggregate_ids: Iterable[str], kind: type[Any]) -> dict[str, Any]:
+        """Several aggregates read with one query, by id; ids not found (or of another kind) are left out.
+
+        The billing run loads a batch of due subscriptions at once: one round trip instead of one per subscription.
+        Events are decoded by the application's own mapper (upcasting, personal-data decryption) and applied as
+        `repository.get` applies them; the application takes no snapshots, so the events are the whole story.
+        """
+        uids: list[UUID] = []
+        for aggregate_id in aggregate_ids:
+            try:
+                uids.append(UUID(str(aggregate_id)))
+            except ValueError:
+                continue
+        if not uids:
+            return {}
+        recorder: Any = self.recorder
+        statement = SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {schema}.{table} "
+            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+        ).format(schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
+        with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, [uids])
+            rows = curs.fetchall()
+        events: dict[UUID, list[Any]] = defaultdict(list)
+        for row in rows:
+            stored = StoredEvent(row["originator_id"], row["originator_version"], row["topic"], bytes(row["state"]))
+            events[row["originator_id"]].append(self.mapper.to_domain_event(stored))
+        loaded: dict[str, Any] = {}
+        for uid, domain_events in events.items():
+            # What eventsourcing's project_aggregate does, without its isinstance() against a runtime Protocol per
+            # event: profiled at a tenth of a billing run's time.
+            aggregate = None
+            for domain_event in domain_events:
+                aggregate = domain_event.mutate(aggregate)
+            if isinstance(aggregate, kind):
+                loaded[str(uid)] = aggregate
+        return loaded
 
     def store(self, *aggregates: Any) -> None:
         """Save, turning an optimistic-concurrency clash into a domain conflict."""

@@ -7,11 +7,18 @@ Refunds (`sandbox_refunds`, one row per idempotency key): a card charge is refun
 cannot be reversed through the slip: the money goes back by bank transfer, so its refund is `pending` when
 asked and `succeeded` when asked again with the same key (the transfer is done by then). A refund beyond what
 is left of the charge, in another currency, or of a charge the sandbox never saw paid is `failed`.
+
+Latency (RECUR_SANDBOX_GATEWAY_LATENCY_MS): every call a real gateway would answer over the network (tokenizing,
+preparing a card, a charge, a boleto, a refund) first waits that long, before touching the database, so that a
+billing run meets the sandbox as it would meet a real gateway, and the overlap of its calls can be measured here.
+This wait is the feature, not a synchronisation.
 """
 
 from __future__ import annotations
 
 import secrets
+import time
+from collections.abc import Callable
 from typing import Any
 
 from recur.commands.gateway import (
@@ -33,11 +40,21 @@ class SandboxGateway:
     """The PaymentGateway port over the sandbox's tables, plus what only a sandbox offers: test cards and outcome queues."""
 
     payment_methods = frozenset({"card", "boleto"})
+    # The sandbox takes as many calls at once as a billing run sends (RECUR_GATEWAY_CONCURRENCY decides).
+    max_in_flight: int | None = None
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, latency_ms: int = 0, pause: Callable[[float], None] = time.sleep) -> None:
         self.db = db
+        self.latency = latency_ms / 1000
+        self._pause = pause
+
+    def _round_trip(self) -> None:
+        """The network time of a real gateway's answer (nothing when no latency is set)."""
+        if self.latency > 0:
+            self._pause(self.latency)
 
     def tokenize(self, number: str, exp_month: int, exp_year: int) -> CardToken:
+        self._round_trip()
         number = number.replace(" ", "")
         if not luhn_valid(number):
             raise InvalidCardNumberError("the card number fails the Luhn check")
@@ -56,6 +73,7 @@ class SandboxGateway:
 
     def prepare_card(self, card_token: str, holder: CardHolder, replacing: str | None = None) -> CardToken:
         """A sandbox token is ready as it is: the sandbox keeps no customers."""
+        self._round_trip()
         try:
             return self.describe_token(card_token)
         except UnknownCardTokenError:
@@ -72,6 +90,7 @@ class SandboxGateway:
     def charge_card(self, idempotency_key: str, token: str, amount: int, currency: str, *, subscription_id: str) -> ChargeResult:
         """Charge once per key. The outcome is popped from the card's queue (or its default) in the
         same transaction that writes the ledger row, so concurrent calls with one key agree."""
+        self._round_trip()
         with self.db.transaction() as cur:
             # Lock the card first: a concurrent call with the same key waits here, then sees the
             # ledger row the first call wrote, and never pops a second outcome.
@@ -100,6 +119,7 @@ class SandboxGateway:
         return ChargeResult(False, charge_id, outcome)
 
     def issue_boleto(self, idempotency_key: str, subscription_id: str, amount: int, currency: str) -> BoletoResult:
+        self._round_trip()
         with self.db.transaction() as cur:
             boleto_id = "bol_" + secrets.token_hex(8)
             line = "".join(str(secrets.randbelow(10)) for _ in range(47))
@@ -133,6 +153,7 @@ class SandboxGateway:
     def refund(self, idempotency_key: str, charge_id: str, amount: int, currency: str) -> RefundResult:
         """Refund once per key. The charge's ledger row is locked first, so concurrent refunds of one charge are
         decided one after the other against what is left of it, and a repeated key finds the first one's row."""
+        self._round_trip()
         with self.db.transaction() as cur:
             charge = self._locked_charge(cur, charge_id)
             cur.execute("SELECT status, refund_id, reason FROM sandbox_refunds WHERE idempotency_key = %s", (idempotency_key,))

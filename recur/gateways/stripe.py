@@ -9,7 +9,8 @@ Charges. Each is an off-session PaymentIntent confirmed at once, carrying recur'
 Idempotency-Key and in its metadata (`recur_key`, beside `subscription_id`). A charge is never made twice, even
 by a server that ignores Idempotency-Key (the local one the tests use does): under a per-key advisory lock in
 PostgreSQL, the key is first looked up among the customer's PaymentIntents, and a PaymentIntent is created only when
-none carries it. A timeout, a connection error, a 5xx, a 429 or refused credentials leave the outcome unknown
+none carries it. A 429 (rate limited: nothing processed) is asked again after growing pauses. A timeout, a connection
+error, a 5xx, a 429 that lasts or refused credentials leave the outcome unknown
 (GatewayOutcomeUnknown), never a refusal: billing leaves the attempt in flight and the next call settles it by that
 same look-up.
 
@@ -20,7 +21,9 @@ own message for a refused key shows part of it, so that one is never passed on).
 from __future__ import annotations
 
 import logging
+import random
 import re
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,6 +57,8 @@ T = TypeVar("T")
 # these the outcome is unknown and settled later, well before gunicorn's 30 s worker timeout would end an API request.
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 20.0
+# Pauses before asking again after a 429 (Stripe's rate limit: nothing was processed), each with up to 50% jitter.
+RATE_LIMIT_BACKOFF_S = (0.5, 1.0, 2.0, 4.0)
 # The first key of the two-key advisory lock held while one attempt is charged ("st" in ASCII): apart from the
 # one-key locks the billing scheduler takes per subscription.
 CHARGE_LOCK_CLASS = 0x7374
@@ -95,10 +100,15 @@ class StripeGateway:
     """PaymentGateway over Stripe. Cards only: boleto through Stripe is not supported."""
 
     payment_methods = frozenset({"card"})
+    # Stripe allows about 100 requests/s in live mode and 25/s in test mode; a charge is two requests (the look-up and
+    # the PaymentIntent) of 300-800 ms each, and each holds one database connection (the per-key lock) meanwhile.
+    max_in_flight = 16
 
     def __init__(self, db: Database, api_key: str, api_base: str, webhook_secret: str | None,
-                 timeout: tuple[float, float] = (CONNECT_TIMEOUT_S, READ_TIMEOUT_S)) -> None:
+                 timeout: tuple[float, float] = (CONNECT_TIMEOUT_S, READ_TIMEOUT_S),
+                 pause: Callable[[float], None] = time.sleep) -> None:
         self.db = db
+        self._pause = pause
         # Retries are recur's own (by looking the attempt up): the SDK's would repeat a charge whose answer was lost.
         self.client = stripe.StripeClient(api_key, base_addresses={"api": api_base}, max_network_retries=0,
                                           http_client=stripe.RequestsClient(timeout=timeout))
@@ -205,14 +215,25 @@ class StripeGateway:
               passing: tuple[type[stripe.StripeError], ...] = ()) -> T:
         """One request to Stripe, its wait not counted as database time. Errors in `passing` reach the caller as they
         are; any other leaves nothing known: GatewayOutcomeUnknown for a charge (`unknown`), else GatewayUnavailableError."""
-        try:
-            with waiting_elsewhere():
-                return request()
-        except passing:
-            raise
-        except stripe.StripeError as error:
-            reason = unavailable(error, doing)
-            raise (GatewayOutcomeUnknown(str(reason)) if unknown else reason) from None
+        for delay in (*RATE_LIMIT_BACKOFF_S, None):
+            try:
+                with waiting_elsewhere():
+                    return request()
+            except passing:
+                raise
+            except stripe.RateLimitError as error:
+                if delay is None:
+                    reason = unavailable(error, doing)
+                    raise (GatewayOutcomeUnknown(str(reason)) if unknown else reason) from None
+                # Stripe processed nothing: the same request, after a pause that grows, with jitter so that the calls
+                # of one billing run do not come back all at once.
+                log.info("Stripe rate-limited recur while %s: trying again in %.1f s", doing, delay)
+                with waiting_elsewhere():
+                    self._pause(delay * (1 + random.random() / 2))  # noqa: S311 - jitter, not a secret
+            except stripe.StripeError as error:
+                reason = unavailable(error, doing)
+                raise (GatewayOutcomeUnknown(str(reason)) if unknown else reason) from None
+        raise AssertionError("unreachable: the last round raises or returns")
 
     # ---------------------------------------------------------------- refunds
     def refund(self, idempotency_key: str, charge_id: str, amount: int, currency: str) -> RefundResult:

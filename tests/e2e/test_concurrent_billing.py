@@ -25,8 +25,6 @@ from dateutil.relativedelta import relativedelta
 from recur_api import Api, http_call, next_month_start
 from recur_process import ADMIN, ROOT, RecurProcess
 
-from recur.scheduler import subscription_lock_key
-
 SUBSCRIPTIONS = 20
 BILLING_RUNS = 8
 BILL_PROCESSES = 2
@@ -199,8 +197,15 @@ def test_a_subscription_busy_in_another_scheduler_does_not_make_the_clock_skip_o
     conn = psycopg2.connect(recur_up.runtime["database_url"])
     conn.autocommit = True
     with conn.cursor() as cur:
-        cur.execute("SELECT pg_advisory_lock(%s)", (subscription_lock_key(busy["id"]),))
-    release = threading.Timer(2.0, conn.close)
+        cur.execute("INSERT INTO billing_claims (subscription_id, owner, lease_until) VALUES (%s, 'another scheduler', "
+                    "now() + interval '1 hour')", (busy["id"],))
+
+    def let_go() -> None:
+        with conn.cursor() as cur:
+            cur.execute("DELETE FROM billing_claims WHERE owner = 'another scheduler'")
+        conn.close()
+
+    release = threading.Timer(2.0, let_go)
     release.start()
     try:
         producer.as_(ADMIN).post("/v1/sandbox/clock/advance", {"to": (later_renewal + relativedelta(days=2)).isoformat()})

@@ -20,7 +20,9 @@ class ProblemView(Schema):
 BillingRunView = representation(Schema.from_dict(
     {"examined": fields.Integer(), "billed": fields.Integer(),
      "reports": fields.Integer(metadata={"description": "report periods e-mailed"}), "skipped_locked": fields.Integer(),
-     "errors": fields.Integer()},
+     "errors": fields.Integer(),
+     "charges": fields.Integer(metadata={"description": "gateway answers recorded (approved, refused, boleto issued)"}),
+     "in_flight": fields.Integer(metadata={"description": "charges left awaiting the gateway's answer, settled by a later run"})},
     name="BillingRunView"))
 HealthView = representation(Schema.from_dict({"status": text()}, name="HealthView"))
 ReadinessView = representation(Schema.from_dict(

@@ -1,0 +1,177 @@
+"""Billing run: renewals charged per second (P4), and the overlap of a slow gateway's calls (P4b).
+
+recur: `run_due` as the scheduler runs it, over subscriptions whose monthly renewal is due: claims of 500
+(billing_claims), each batch loaded with one query, its attempts saved 100 per event-store transaction, the sandbox
+gateway called for each (a transaction each, 64 in flight), the answers saved the same way. The subscriptions
+are made by a direct loader (the domain verbs of `start_subscription`, saved 100 at a time, and their rows in the
+billing-schedule read model), so that 100,000 of them take a minute, not ten.
+
+baseline (P4): the bare eventsourcing save rate of the same events: other subscriptions loaded the same way, held in
+memory, and the same renewal decided on each (begin_charge, record_charge_approved: the same ChargeAttempted,
+ChargeSucceeded and Rescheduled events), saved with one `events.store` per subscription, as a billing run that saves
+each subscription on its own pays at least; no loads, no gateway, no claims. Target: ratio >= 1.0, and 100,000
+renewals in under 90 s.
+
+P4b: the same run with the sandbox gateway answering in 200 ms (RECUR_SANDBOX_GATEWAY_LATENCY_MS=200). Its baseline
+is the serial run: `bill_one` (load, save the attempt, call, save the answer) one subscription after another on a
+sample, its time per subscription times the count. The ratio is serial time / actual time. Target >= 20.
+
+Where the time goes (py-spy, 40 samples/s, `BENCH_SCALE=0.2`: 20,000 renewals; shares of the main thread's samples in
+`run_due`): event-store saves 38% (of which psycopg 3 dumping the stored-event array in Python, 14%, and waiting for
+the server, 25% of the run in `Connection.wait`), `load_many` 29% (JSON decoding and replaying the events), deciding the
+renewals in memory 8%, and a runtime `Protocol` isinstance() per replayed event in eventsourcing's `project_aggregate`
+10%, since removed (`load_many` applies the events itself). The sandbox's charge transactions run on the lane's threads
+and in PostgreSQL, on the same two cores. What would close the gap to the targets: a faster dump of the stored events
+(psycopg's C implementation, or COPY), fewer or smaller events per renewal, and more processes:
+claims let several schedulers share one run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg2.extras
+
+from bench.harness import Row, Stack, main, print_header, print_row, result, scale
+from bench.workload import actor, card_tokens, make_catalog, subscriber
+
+LOAD_CHUNK = 100  # as recur.commands.billing_batch.SAVE_CHUNK: larger saves were seen to hang psycopg 3's pipeline
+SERIAL_SAMPLE = 40
+
+
+@dataclasses.dataclass
+class StoppedClock:
+    """The renewal instant, for every subscription loaded at once."""
+
+    moment: datetime
+
+    def now(self) -> datetime:
+        return self.moment
+
+
+def load_subscriptions(services: Any, count: int, started: datetime, keep: bool = False) -> tuple[list[str], list[Any]]:
+    """`count` monthly card subscriptions started (and charged) at `started`, saved LOAD_CHUNK at a time, with their
+    rows in rm_billing_schedule (the read model the consumers would write). Returns their ids and, with `keep`, the
+    aggregates as saved."""
+    from recur.commands.catalog import owned
+    from recur.commands.subscriptions import new_code, terms_of
+    from recur.domain.catalog import Plan
+    from recur.domain.subscription import Subscription
+
+    catalog = make_catalog(services)
+    plan = owned(services, catalog.plan_id, Plan, None)
+    terms = terms_of(services, plan, None, 1, None)
+    who = actor(catalog.producer_id)
+    tokens = card_tokens(services, count)
+    ids: list[str] = []
+    kept: list[Any] = []
+    for start in range(0, count, LOAD_CHUNK):
+        chunk = []
+        for i in range(start, min(count, start + LOAD_CHUNK)):
+            sub = Subscription.start(
+                code=new_code(), producer_id=plan.producer_id, product_id=plan.product_id, terms=terms, trial_days=0,
+                subscriber=subscriber(i), payment_method={"type": "card", "token": tokens[i], "brand": "visa", "last4": "4242"},
+                subscriber_token_hash=secrets.token_hex(32), at=started, actor=who,
+            )
+            request = sub.begin_charge(started, who)
+            assert request is not None
+            sub.record_charge_approved(request.key, "ch_" + secrets.token_hex(10), started, who)
+            chunk.append(sub)
+        services.events.store(*chunk)
+        with services.db.transaction() as cur:
+            psycopg2.extras.execute_values(cur, "INSERT INTO rm_billing_schedule (subscription_id, due_at) VALUES %s",
+                                           [(str(sub.id), sub.next_due_at) for sub in chunk], page_size=1000)
+        ids += [str(sub.id) for sub in chunk]
+        if keep:
+            kept += chunk
+    return ids, kept
+
+
+def renew_one_save_each(services: Any, subs: list[Any], at: datetime) -> float:
+    """The baseline: the renewal decided in memory, one save per subscription; returns subscriptions per second."""
+    who = actor("admin")
+    started = time.perf_counter()
+    for sub in subs:
+        request = sub.begin_charge(at, who)
+        assert request is not None
+        sub.record_charge_approved(request.key, "ch_" + secrets.token_hex(10), at, who)
+        services.events.store(sub)
+    return len(subs) / (time.perf_counter() - started)
+
+
+def billing_run(services: Any, expected: int) -> tuple[float, Any]:
+    from recur.scheduler import run_due
+
+    started = time.perf_counter()
+    report = run_due(services, services.clock.now())
+    elapsed = time.perf_counter() - started
+    assert (report.charges, report.errors) == (expected, 0), report
+    return expected / elapsed, report
+
+
+def run(stack: Stack) -> dict[str, Any]:
+    from recur.bootstrap import build_services
+    from recur.gateways.sandbox import SandboxGateway
+    from recur.scheduler import bill_one
+
+    count, slow_count = scale(100_000, 200), scale(5_000, 100)
+    started = datetime(2031, 1, 15, 12, 0, tzinfo=datetime.now().astimezone().tzinfo).astimezone()
+    renewal = StoppedClock(started + timedelta(days=31, hours=1))
+    notes: list[str] = []
+
+    url = stack.new_database("billing")
+    services = dataclasses.replace(build_services(stack.settings(url), url, pool_size=4), clock=renewal)
+    try:
+        t0 = time.perf_counter()
+        load_subscriptions(services, count, started)
+        _, held = load_subscriptions(services, min(count, scale(20_000, 200)), started - timedelta(days=3), keep=True)
+        loaded_in = time.perf_counter() - t0
+        # The baseline's subscriptions are due too: take them out of the schedule before the run.
+        services.db.execute("DELETE FROM rm_billing_schedule WHERE subscription_id = ANY(%s::uuid[])", ([str(s.id) for s in held],))
+        baseline = renew_one_save_each(services, held, renewal.moment)
+        recur_rate, report = billing_run(services, count)
+    finally:
+        services.close()
+    renewals_s = count / recur_rate
+    rows = [Row(f"run_due, {count} due renewals, 0 ms gateway", recur_rate, baseline)]
+    notes.append(f"{count} renewals in {renewals_s:.1f} s ({report.examined} examined, {report.charges} charges); baseline: "
+                 f"{len(held)} subscriptions saved one by one. Loader: {loaded_in:.0f} s for {count + len(held)} subscriptions.")
+    notes.append(f"Targets: ratio >= 1.0 ({'met' if recur_rate >= baseline else 'not met'}); 100,000 renewals < 90 s: "
+                 f"{100_000 / recur_rate:.0f} s at this rate ({'met' if 100_000 / recur_rate < 90 else 'not met'}"
+                 f"{'' if count >= 100_000 else f', extrapolated from {count}'}).")
+
+    url = stack.new_database("billing_slow")
+    slow = stack.settings(url).with_(sandbox_gateway_latency_ms=200)
+    services = dataclasses.replace(build_services(slow, url, pool_size=4), clock=renewal)
+    services = dataclasses.replace(services, gateway=SandboxGateway(services.db, latency_ms=200))
+    try:
+        ids, _ = load_subscriptions(services, slow_count + SERIAL_SAMPLE, started)
+        sample = ids[-SERIAL_SAMPLE:]
+        services.db.execute("DELETE FROM rm_billing_schedule WHERE subscription_id = ANY(%s::uuid[])", (sample,))
+        t0 = time.perf_counter()
+        for sub_id in sample:
+            assert bill_one(services, sub_id)
+        serial_each = (time.perf_counter() - t0) / SERIAL_SAMPLE
+        slow_rate, slow_report = billing_run(services, slow_count)
+    finally:
+        services.close()
+    ratio = (slow_count * serial_each) / (slow_count / slow_rate)
+    rows.append(Row(f"run_due, {slow_count} due renewals, 200 ms gateway", slow_rate, 1 / serial_each))
+    notes.append(f"P4b: {slow_count} renewals in {slow_count / slow_rate:.1f} s against {slow_count * serial_each:.0f} s serially "
+                 f"({serial_each * 1000:.0f} ms per subscription, measured on {SERIAL_SAMPLE} one after another): serial / actual = "
+                 f"{ratio:.1f}; target >= 20 ({'met' if ratio >= 20 else 'not met'}). 64 calls in flight (RECUR_GATEWAY_CONCURRENCY).")
+    print_header("Billing run", "bare eventsourcing saves, one per subscription (P4); the serial run (P4b)")
+    for row in rows:
+        print_row(row)
+    for note in notes:
+        print("   " + note)
+    return result("billing", "Billing run: renewals charged per second", "charges/s",
+                  "one eventsourcing save per subscription (P4); the serial run (P4b)", rows, notes)
+
+
+if __name__ == "__main__":
+    main(run)
