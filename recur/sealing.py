@@ -1,5 +1,5 @@
-"""Sealing secrets recur must be able to read again (webhook signing secrets; per-subscriber keys for
-crypto-shredding, later) under one master key: `RECUR_MASTER_KEY`, base64 of 32 random bytes.
+"""Sealing secrets recur must be able to read again (webhook signing secrets; per-subscription data keys for
+crypto-shredding) under one master key: `RECUR_MASTER_KEY`, base64 of 32 random bytes.
 
 A secret recur only has to *check* (an API key, a subscriber token) is stored as a hash. A secret recur has to
 *use* (to sign a webhook with it) cannot be: it is stored sealed with AES-GCM instead. Each purpose gets a key of
@@ -65,7 +65,8 @@ class MasterKey:
     def from_setting(cls, raw: str | None) -> MasterKey:
         """The key from RECUR_MASTER_KEY's text; a clear error when it is missing or not 32 bytes of base64."""
         if not raw or not raw.strip():
-            raise MasterKeyError(f"{SETTING} is not set: it seals the webhook signing secrets (base64 of {KEY_BYTES} random bytes; "
+            raise MasterKeyError(f"{SETTING} is not set: it seals the webhook signing secrets and subscribers' data keys "
+                                 f"(base64 of {KEY_BYTES} random bytes; "
                                  "`recur up` makes one in <data dir>/master.key when it is unset)")
         try:
             key = base64.b64decode(raw.strip(), validate=True)
@@ -78,10 +79,13 @@ class MasterKey:
         """A fingerprint naming this key in sealed values and errors (not enough to find the key)."""
         return hmac.new(self.key, b"recur master key id", hashlib.sha256).hexdigest()[: 2 * KEY_ID_BYTES]
 
+    def derive(self, purpose: str) -> bytes:
+        """A key for one purpose alone (HKDF): knowing it reveals neither the master key nor another purpose's key."""
+        return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=f"recur {purpose}".encode()).derive(self.key)
+
     def sealer(self, purpose: str) -> Sealer:
         """Seals and opens the values of one purpose ("webhook secrets"), with a key derived for it alone."""
-        derived = HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=f"recur {purpose}".encode()).derive(self.key)
-        return Sealer(AESGCM(derived), bytes.fromhex(self.key_id))
+        return Sealer(AESGCM(self.derive(purpose)), bytes.fromhex(self.key_id))
 
 
 @dataclass(frozen=True)

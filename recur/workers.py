@@ -53,9 +53,15 @@ def _require(settings: Settings) -> tuple[str, str]:
 def run_relay(settings: Settings) -> None:
     database_url, bootstrap = _require(settings)
     stop = StopFlag()
-    from recur.commands.event_store import open_event_store
+    from recur.bootstrap import open_events
+    from recur.sealing import MasterKeyError
 
-    relay = Relay(open_event_store(database_url, 2), Database(database_url, 2), bootstrap, settings.kafka_embedded)
+    try:  # the relay publishes subscribers' personal data, decrypted with their keys: it needs the master key
+        events = open_events(settings, database_url, 2)
+    except MasterKeyError as error:
+        log.critical("relay: %s", error)
+        raise SystemExit(3) from None
+    relay = Relay(events, Database(database_url, 2), bootstrap, settings.kafka_embedded)
     start_watchdog(relay)
     log.info("relay publishing to %s", bootstrap)
     try:
@@ -207,6 +213,13 @@ def run_scheduler(settings: Settings, interval: float = 1.0) -> None:
     database_url, bootstrap = _require(settings)
     stop = StopFlag()
     services = build_services(settings, database_url, pool_size=2)
+    from recur.sealing import MasterKeyError, check_master_key
+
+    try:  # billing replays subscriptions, whose personal data only the master key opens
+        check_master_key(services.db, services.require_master_key())
+    except MasterKeyError as error:
+        log.critical("scheduler: %s", error)
+        raise SystemExit(3) from None
     checkpointing = Checkpointing(services.db, AuditTopic(services.db, bootstrap))
     log.info("billing scheduler running every %.1fs", interval)
     mark_ready(settings, "scheduler")

@@ -126,9 +126,14 @@ def bill(until: datetime | None) -> None:
         raise click.UsageError("RECUR_DATABASE_URL is not set: point it at recur's database (see runtime.json of `recur up`)")
     from recur.bootstrap import build_services
     from recur.scheduler import advance_clock, run_due
+    from recur.sealing import MasterKeyError, check_master_key
 
     services = build_services(settings, settings.database_url, pool_size=2)
     try:
+        try:  # billing replays subscriptions, whose personal data only the master key opens
+            check_master_key(services.db, services.require_master_key())
+        except MasterKeyError as error:
+            raise click.ClickException(str(error)) from None
         if until is not None:
             if not settings.sandbox:
                 raise click.UsageError("--until moves the sandbox clock: set RECUR_SANDBOX=1")

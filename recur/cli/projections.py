@@ -16,6 +16,17 @@ def projections() -> None:
     pass
 
 
+def _events(url: str, pool_size: int) -> Any:
+    """The event store with the keys to subscribers' personal data (a missing or wrong RECUR_MASTER_KEY stops here)."""
+    from recur.bootstrap import open_events
+    from recur.sealing import MasterKeyError
+
+    try:
+        return open_events(Settings.from_env(), url, pool_size)
+    except MasterKeyError as error:
+        raise click.ClickException(str(error)) from None
+
+
 @projections.command(help="Rebuild read models from the event store (not from Kafka, whose retention is finite), without "
                      "stopping the API: tables are built aside, then swapped in atomically. NAMES default to all; see "
                      "`recur projections status` for the names. Events that cannot be applied are kept as dead letters, "
@@ -23,7 +34,6 @@ def projections() -> None:
 @click.argument("names", nargs=-1)
 def rebuild(names: tuple[str, ...]) -> None:
     logs.configure_logging("rebuild", "WARNING")
-    from recur.commands.event_store import open_event_store
     from recur.consumers.dead_letters import record_setbacks
     from recur.consumers.runner import GROUP_ID
     from recur.db import Database
@@ -36,7 +46,7 @@ def rebuild(names: tuple[str, ...]) -> None:
         raise click.BadParameter(f"unknown projection(s) {', '.join(unknown)}; choose from {', '.join(PROJECTIONS)}")
     chosen = [PROJECTIONS[n] for n in (names or tuple(PROJECTIONS))]
     url = database_url()
-    db, events = Database(url, 2), open_event_store(url, 2)
+    db, events = Database(url, 2), _events(url, 2)
     setbacks = 0
 
     def keep(cur: Any, found: list[Setback]) -> None:
@@ -122,9 +132,7 @@ def retry_dead(owner: str | None, dead_letter_id: int | None) -> None:
     try:
         if any(d.owner == RELAY for d in unresolved(db, owner, dead_letter_id)):
             if settings.kafka_bootstrap_servers:
-                from recur.commands.event_store import open_event_store
-
-                relay = RelayRepublisher(open_event_store(url, 1), settings.kafka_bootstrap_servers)
+                relay = RelayRepublisher(_events(url, 1), settings.kafka_bootstrap_servers)
             else:
                 click.echo("relay dead letters are left as they are: set RECUR_KAFKA_BOOTSTRAP_SERVERS to publish them", err=True)
         report = run_retry(db, CONSUMED, owner, dead_letter_id, relay)

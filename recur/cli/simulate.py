@@ -59,6 +59,11 @@ def simulate(subscribers: int, months: int, seed: int, producers: int) -> None:
     from recur.simulation.story import write_story
 
     url = database_url(settings)
+    from recur.supervisor import MASTER_KEY_FILE
+
+    key_file = settings.data_dir / MASTER_KEY_FILE  # where `recur up` keeps the key it made when RECUR_MASTER_KEY was unset
+    if not settings.master_key and key_file.exists():
+        settings = settings.with_(master_key=key_file.read_text().strip())
     services = build_services(settings, url, pool_size=4)
     if not hasattr(services.gateway, "queue_outcomes"):  # the port, not the adapter: only a sandbox queues outcomes
         services.close()

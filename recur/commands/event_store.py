@@ -1,4 +1,5 @@
-"""The event store: one eventsourcing Application whose notification log the relay follows."""
+"""The event store: one eventsourcing Application whose notification log the relay follows. Its mapper encrypts
+subscribers' personal data with per-subscription keys (recur.commands.personal_data_mapper)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,15 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.sql import SQL, Identifier
 
+from recur.commands.personal_data_mapper import PersonalDataMapper
+from recur.commands.subscriber_keys import SubscriberKeys
+from recur.db import Database
 from recur.domain.errors import InvalidStateError
+from recur.sealing import MasterKey
 
 
 class ConcurrentModificationError(InvalidStateError):
@@ -53,6 +58,20 @@ class RecurEvents(Application[UUID]):
     """Holds every aggregate; its table is `recur_events`."""
 
     name = "recur"
+
+    def __init__(self, env: dict[str, str], keys: SubscriberKeys | None = None, owned: Database | None = None) -> None:
+        self.keys = keys  # before the library builds the mapper, which needs them
+        self._owned = owned
+        super().__init__(env=env)
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return PersonalDataMapper(self.construct_transcoder(), self.keys)
+
+    def close(self) -> None:
+        super().close()
+        owned, self._owned = self._owned, None  # the library closes again on garbage collection
+        if owned is not None:
+            owned.close()
 
     def load(self, aggregate_id: UUID | str, kind: type[Any], version: int | None = None) -> Any:
         try:
@@ -110,5 +129,12 @@ class RecurEvents(Application[UUID]):
             raise ConcurrentModificationError("the resource was modified concurrently; retry the request") from error
 
 
-def open_event_store(database_url: str, pool_size: int = 5, create_table: bool = False) -> RecurEvents:
-    return RecurEvents(env=event_store_env(database_url, pool_size, create_table))
+def open_event_store(database_url: str, pool_size: int = 5, create_table: bool = False, master_key: MasterKey | None = None,
+                     db: Database | None = None) -> RecurEvents:
+    """Without a master key the store reads everything but personal data: writing or reading an encrypted field raises
+    MasterKeyError. `db` holds the data keys (a pool of its own is opened, and closed with the store, when not given)."""
+    env = event_store_env(database_url, pool_size, create_table)
+    if master_key is None:
+        return RecurEvents(env)
+    owned = Database(database_url, 2) if db is None else None
+    return RecurEvents(env, SubscriberKeys(db or owned, master_key), owned)  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ the first), which the sandbox clock may have moved; `recorded_at` is when it was
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -16,6 +16,7 @@ from uuid import UUID
 from recur.commands.event_store import NotFoundError
 from recur.commands.services import Services
 from recur.contract.encoding import public_view
+from recur.domain.personal_data import personal_paths
 from recur.domain.subscription import Subscription
 
 
@@ -32,11 +33,16 @@ class HistoryEntry:
     actor: dict[str, str] | None
     request_id: str | None
     data: dict[str, Any]
+    erased: bool = False  # the event carried personal data since erased (its fields read null)
 
 
 def subscription_history(services: Services, subscription: Subscription) -> list[HistoryEntry]:
-    """Every event of a subscription the caller may see, oldest first."""
-    return aggregate_history(services, subscription.id)
+    """Every event of a subscription the caller may see, oldest first; those that carried personal data say so once
+    the subscriber is erased."""
+    entries = aggregate_history(services, subscription.id)
+    if not subscription.erased:
+        return entries
+    return [replace(entry, erased=bool(personal_paths(entry.type.rsplit(".", 1)[-1]))) for entry in entries]
 
 
 def aggregate_history(services: Services, aggregate_id: UUID) -> list[HistoryEntry]:
@@ -55,6 +61,7 @@ def subscription_as_of(services: Services, subscription: Subscription, moment: d
     if version is None:
         raise NotYetStartedError(str(subscription.id))
     past: Subscription = services.events.load(subscription.id, Subscription, version=version)
+    past.erased = subscription.erased  # an erasure reaches every past state: the data key is gone for all of them
     return past
 
 

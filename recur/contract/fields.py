@@ -41,9 +41,19 @@ def _args(description: str, nullable: bool, since: int | None, required: bool, *
     return {"required": required, "allow_none": nullable, "metadata": _metadata(description, since, **extra)}
 
 
+def is_personal(field: fields.Field) -> bool:
+    """Personal data: encrypted per subscription in the event store, null once the subscriber is erased."""
+    return bool(field.metadata.get("personal"))
+
+
 def text(description: str, *, nullable: bool = False, since: int | None = None, required: bool = True,
-         pattern: str | None = None, fmt: str | None = None) -> fields.String:
-    extra = {"format": fmt} if fmt else {}
+         pattern: str | None = None, fmt: str | None = None, personal: bool = False) -> fields.String:
+    """`personal=True` marks personal data (it is then nullable: null once the subscriber is erased)."""
+    extra: dict[str, Any] = {"format": fmt} if fmt else {}
+    if personal:
+        extra["personal"] = True
+        nullable = True
+        description = f"{description} Personal data: null once the subscriber is erased (SubscriberErased)."
     return fields.String(validate=validate.Regexp(pattern) if pattern else None, **_args(description, nullable, since, required, **extra))
 
 

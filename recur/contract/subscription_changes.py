@@ -113,3 +113,14 @@ class RescheduledData(PublicSchema):
     at = instant("When it was rescheduled (sandbox-clock time in the sandbox); null on events recorded before version 2.",
                  nullable=True, since=2)
 
+
+
+@CONTRACT.declare(Subscription.SubscriberErased, version=1)
+class SubscriberErasedData(PublicSchema):
+    """The subscriber's personal data was erased at their request (crypto-shredding): downstream consumers must forget it.
+
+    Every field marked personal in this subscription's events reads null from now on, in the API and in any republished
+    message; amounts, dates and statuses stay. Copies a consumer kept (from SubscriptionStarted or PaymentMethodChanged)
+    must be deleted."""
+
+    at = instant("When the personal data was erased.")

@@ -57,14 +57,14 @@ class PlanTerms(PublicSchema):
 class Subscriber(PublicSchema):
     """The subscriber's personal data, in dedicated fields so that it can be erased per person."""
 
-    name = text("Full name.")
-    email = text("E-mail address.", fmt="email")
-    country = text("ISO 3166-1 alpha-2 code; null when not given.", nullable=True)
+    name = text("Full name.", personal=True)
+    email = text("E-mail address.", fmt="email", personal=True)
+    country = text("ISO 3166-1 alpha-2 code; null when not given.", personal=True)
 
 
 class PaymentMethod(PublicSchema):
     """How the subscriber pays. The gateway's card token is never published: only brand and last 4 digits."""
 
     type = choice(PAYMENT_METHODS, "card or boleto.")
-    brand = text("Card brand (visa, mastercard, ...); cards only.", required=False)
-    last4 = text("Last 4 digits of the card; cards only.", required=False, pattern="^[0-9]{4}$")
+    brand = text("Card brand (visa, mastercard, ...); cards only.", required=False, personal=True)
+    last4 = text("Last 4 digits of the card; cards only.", required=False, pattern="^[0-9]{4}$", personal=True)

@@ -249,6 +249,7 @@ class Subscription(Aggregate):
         self.refunds: dict[str, Refund] = {}
         self.disputes: dict[str, Dispute] = {}
         self.total_refunded = 0
+        self.erased = False  # the subscriber's personal data was erased (SubscriberErased)
 
     @event("TrialStarted")
     def _trial_started(self, trial_ends_at: datetime, at: datetime, actor: Actor) -> None:
@@ -730,6 +731,7 @@ class Subscription(Aggregate):
         """A new card or boleto. A subscription waiting on a dead card is retried right away, if its
         retry window is still open."""
         self._check_not_cancelled()
+        self._check_not_erased()
         self.exhaust_retries_if_window_closed(at, actor)
         self._payment_method_changed(payment_method=payment_method, at=at, actor=actor)
         if self.retry is not None and self.retry.waiting_for_new_payment_method and self.inflight is None:
@@ -1008,6 +1010,26 @@ class Subscription(Aggregate):
             self.paid_charges[charge_id] = replace(charge, lost_to_disputes=charge.lost_to_disputes + amount)
             self.total_paid -= amount
             self.total_refunded += amount
+
+    # ------------------------------------------------------------ erasure of personal data
+    def erase_subscriber(self, at: datetime, actor: Actor) -> bool:
+        """The subscriber asked to be forgotten: their name, e-mail, country and card brand/last4 read null from now
+        on (the event store destroys the data key the stored events were encrypted with). Amounts, dates and statuses
+        stay. False when already erased (a repeated request changes nothing)."""
+        if self.erased:
+            return False
+        self._subscriber_erased(at=at, actor=actor)
+        return True
+
+    @event("SubscriberErased")
+    def _subscriber_erased(self, at: datetime, actor: Actor) -> None:
+        self.erased = True
+        self.subscriber = {key: None for key in self.subscriber}
+        self.payment_method = {key: (None if key in ("brand", "last4") else value) for key, value in self.payment_method.items()}
+
+    def _check_not_erased(self) -> None:
+        if self.erased:
+            raise InvalidStateError("the subscriber's personal data was erased: a new payment method needs a new subscription")
 
     # ------------------------------------------------------------ cancellation
     def _check_not_cancelled(self) -> None:

@@ -24,6 +24,7 @@ from recur.http import (
 )
 from recur.http.audit import bp as audit_routes
 from recur.http.context import EXTENSION
+from recur.http.erasures import bp as erasure_routes
 from recur.http.errors import not_found, register_error_handlers
 from recur.http.fields import unstorable
 from recur.http.idempotency import register_idempotency
@@ -76,6 +77,7 @@ def create_app(services: Services) -> Flask:
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(dashboard_page.bp)
     app.register_blueprint(audit_routes)
+    app.register_blueprint(erasure_routes)
     if services.settings.sandbox:
         app.register_blueprint(sandbox.bp)
     return app

@@ -91,7 +91,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(MasterKeyError)
     def on_master_key_error(error: MasterKeyError) -> Response:
         log.error("master key: %s", error)
-        return dependency_down("webhook secrets cannot be sealed or opened: the server's master key is missing or wrong")
+        return dependency_down("secrets (webhook signing secrets, subscribers' data keys) cannot be sealed or opened: the server's "
+                               "master key is missing or wrong")
 
     @app.errorhandler(HTTPException)
     def on_http_error(error: HTTPException) -> Response:

@@ -56,8 +56,8 @@ class Recipient:
     subscription_id: str
     producer_id: str
     code: str
-    name: str
-    email: str
+    name: str | None  # None once the subscriber is erased
+    email: str | None
     country: str | None
     payment_method: dict[str, Any]
     producer_name: str
@@ -96,8 +96,8 @@ def _recipient(cur: Any, event: dict[str, Any]) -> Recipient | None:
 def _tell(cur: Any, event: dict[str, Any], kind: str, key: str, facts: dict[str, Any]) -> None:
     """Decide one message to the subscriber of the event's subscription (nothing for events before e-mail)."""
     recipient = _recipient(cur, event)
-    if recipient is None or not recipient.beyond_horizon:
-        return
+    if recipient is None or not recipient.beyond_horizon or recipient.email is None:
+        return  # no subscriber known, an event from before e-mail, or a subscriber erased
     decided_at = _instant(event["data"].get("at") or event["occurred_at"])
     dedup_key = f"{kind}:{key}"
     if not smtp_can_carry(recipient.email):
@@ -162,6 +162,27 @@ def when_payment_method_changed(cur: Any, e: dict[str, Any]) -> None:
         "UPDATE mail_subscribers SET payment_method = %s, refusal_told = true WHERE subscription_id = %s",
         (json.dumps(_card_facts(e["data"]["payment_method"])), e["aggregate_id"]),
     )
+
+
+@notifier.on("SubscriberErased")
+def when_subscriber_erased(cur: Any, e: dict[str, Any]) -> None:
+    """The subscriber is forgotten here too: no more mail to them, and what was kept of the mail already decided (the
+    outbox's recipient and message; the sandbox SMTP sink's copies) is blanked. Mail an SMTP server accepted is beyond reach."""
+    subscription_id = e["aggregate_id"]
+    cur.execute("SELECT email FROM mail_subscribers WHERE subscription_id = %s", (subscription_id,))
+    row = cur.fetchone()
+    cur.execute(
+        "UPDATE mail_subscribers SET name = NULL, email = NULL, country = NULL, payment_method = payment_method - 'brand' - 'last4' "
+        "WHERE subscription_id = %s",
+        (subscription_id,),
+    )
+    cur.execute(
+        "UPDATE email_outbox SET recipient = '', message = '', last_error = NULL, "
+        "status = CASE WHEN status = 'pending' THEN 'erased' ELSE status END WHERE subscription_id = %s",
+        (subscription_id,),
+    )
+    if row is not None and row[0]:
+        cur.execute("DELETE FROM sandbox_mailbox WHERE recipients @> ARRAY[%s]::text[]", (row[0],))
 
 
 @notifier.on("PlanChanged")

@@ -84,6 +84,12 @@ def when_payment_method_changed(cur: Any, e: dict[str, Any]) -> None:
     _touch(cur, e, "payment_type = %s, payment_brand = %s, payment_last4 = %s", (pm["type"], pm.get("brand"), pm.get("last4")))
 
 
+@subscriptions.on("SubscriberErased")
+def when_subscriber_erased(cur: Any, e: dict[str, Any]) -> None:
+    _touch(cur, e, "subscriber_name = NULL, subscriber_email = NULL, subscriber_country = NULL, payment_brand = NULL, "
+           "payment_last4 = NULL, erased = true")
+
+
 @subscriptions.on("PlanChanged")
 def when_plan_changed(cur: Any, e: dict[str, Any]) -> None:
     # Before the first charge is under way the new plan applies at once; otherwise at renewal (ChargeSucceeded.new_terms).

@@ -59,6 +59,14 @@ def when_subscription_event(cur: Any, event: dict[str, Any]) -> None:
         f"{TAKES.format(type='%(type)s')} ON CONFLICT (endpoint_id, event_id) DO NOTHING",
         facts,
     )
+    if name == "SubscriberErased":
+        _forget_bodies(cur, event["aggregate_id"])
+
+
+def _forget_bodies(cur: Any, subscription_id: str) -> None:
+    """Every kept body shows the subscription, personal data included: drop them. One still to be sent is rendered
+    again before its next attempt, from the event store, where the personal fields now read null."""
+    cur.execute("UPDATE webhook_deliveries SET body = NULL WHERE subscription_id = %s AND body IS NOT NULL", (subscription_id,))
 
 
 for _contract in CONTRACT.on_topic(SUBSCRIPTIONS):

@@ -78,7 +78,9 @@ def race(recur_up: RecurProcess, producer: Api, subscriptions: int, billing_runs
     renewal = max(datetime.fromisoformat(s["next_charge_at"]) for s in subs)
     sub_ids = [s["id"] for s in subs]
 
-    env = {**os.environ, "RECUR_DATABASE_URL": recur_up.runtime["database_url"], "RECUR_SANDBOX": "1"}
+    # `recur bill` replays subscriptions, whose personal data opens only with the master key `recur up` made.
+    env = {**os.environ, "RECUR_DATABASE_URL": recur_up.runtime["database_url"], "RECUR_SANDBOX": "1",
+           "RECUR_MASTER_KEY": (recur_up.data_dir / "master.key").read_text().strip()}
     env.pop("RECUR_KAFKA_BOOTSTRAP_SERVERS", None)
     bills = [
         subprocess.Popen(

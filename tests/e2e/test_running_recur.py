@@ -149,6 +149,7 @@ def test_restarting_on_the_same_data_dir_keeps_everything_and_read_models_equal_
     from recur.projections.lag import wait_until_caught_up
     from recur.projections.rebuild import differences
     from recur.projections.registry import PROJECTIONS
+    from recur.sealing import MasterKey
 
     producer = Api(http_call(recur_up.url)).new_producer(ADMIN)
     plan = producer.new_plan()
@@ -173,7 +174,8 @@ def test_restarting_on_the_same_data_dir_keeps_everything_and_read_models_equal_
     assert producer.get(f"/v1/plans/{plan['id']}")["id"] == plan["id"]
     assert producer.get(f"/v1/subscriptions/{subs[0]['id']}")["status"] == "active"
     db = Database(runtime["database_url"], 1)
-    events = open_event_store(runtime["database_url"], 1)
+    # The events hold subscribers' personal data encrypted: reading them needs the master key `recur up` made.
+    events = open_event_store(runtime["database_url"], 1, master_key=MasterKey.from_setting((recur_up.data_dir / "master.key").read_text()))
     try:
         wait_until_caught_up(db, timeout=30)
         assert set(differences(db, events, list(PROJECTIONS.values())).values()) == {0}

@@ -38,7 +38,7 @@ class Running:
 
 
 def start_workers(settings: Settings, smtp_url: str, stop: threading.Event) -> list[threading.Thread]:
-    from recur.commands.event_store import open_event_store
+    from recur.bootstrap import open_events
     from recur.consumers.relay import Relay
     from recur.consumers.runner import ConsumerRunner
     from recur.db import Database
@@ -53,7 +53,7 @@ def start_workers(settings: Settings, smtp_url: str, stop: threading.Event) -> l
 
     database_url, bootstrap = settings.database_url, settings.kafka_bootstrap_servers
     assert database_url and bootstrap
-    relay = Relay(open_event_store(database_url, 2), Database(database_url, 2), bootstrap, broker_is_embedded=True)
+    relay = Relay(open_events(settings, database_url, 2), Database(database_url, 2), bootstrap, broker_is_embedded=True)
     runner = ConsumerRunner(Database(database_url, 2), bootstrap, list(PROJECTIONS.values()))
     notifier_runner = ConsumerRunner(Database(database_url, 2), bootstrap, [notifier], group_id=GROUP_ID)
     sender = OutboxSender(Database(database_url, 1), SmtpTransport(smtp_url), Settings.mail_from, RetryDelays(**TEST_RETRY_DELAYS))

@@ -31,6 +31,7 @@ from recur.contract.topics import CATALOG, DEAD_LETTERS, PARTITIONS, PROVISIONED
 from recur.domain.actor import system_actor
 from recur.domain.catalog import Plan, Product
 from recur.domain.retry import RetryPolicy
+from recur.sealing import generate_master_key
 from recur.settings import Settings
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*is deprecated. Use files\\(\\) instead:DeprecationWarning")
@@ -47,7 +48,7 @@ class Stack:
     threads: dict[str, threading.Thread] = field(default_factory=dict)
 
     def start(self, role: str) -> None:
-        from recur.commands.event_store import open_event_store
+        from recur.bootstrap import open_events
         from recur.consumers.relay import Relay
         from recur.consumers.runner import ConsumerRunner
         from recur.db import Database
@@ -59,7 +60,7 @@ class Stack:
 
         stop = self.stops[role] = threading.Event()
         if role == "relay":
-            relay = Relay(open_event_store(self.url, 2), Database(self.url, 2), self.bootstrap, broker_is_embedded=True)
+            relay = Relay(open_events(self.services.settings, self.url, 2), Database(self.url, 2), self.bootstrap, broker_is_embedded=True)
             self.threads[role] = threading.Thread(target=relay.run, args=(stop.is_set, self.url), daemon=True, name=role)
         elif role == "notifier":
             runner = ConsumerRunner(Database(self.url, 2), self.bootstrap, [notifier], group_id=NOTIFIER_GROUP)
@@ -88,7 +89,8 @@ class Stack:
         return unresolved(self.services.db)
 
     def env(self) -> dict[str, str]:
-        return {"RECUR_DATABASE_URL": self.url, "RECUR_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap}
+        return {"RECUR_DATABASE_URL": self.url, "RECUR_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+                "RECUR_MASTER_KEY": self.services.settings.master_key or ""}
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +108,7 @@ def stack(postgres_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Ite
     migrate(url)
     open_event_store(url, 1, create_table=True).close()
     settings = Settings.from_env({"RECUR_DATABASE_URL": url, "RECUR_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
-                                  "RECUR_ADMIN_TOKEN": ADMIN, "RECUR_SANDBOX": "1"})
+                                  "RECUR_ADMIN_TOKEN": ADMIN, "RECUR_SANDBOX": "1", "RECUR_MASTER_KEY": generate_master_key()})
     services = build_services(settings, url, pool_size=4)
     running = Stack(url, broker.bootstrap_servers, services, create_app(services).test_client())
     running.start("relay")

@@ -48,7 +48,7 @@ def test_the_rebuild_command_shows_progress_and_status_reports_no_lag_once_caugh
     producer = Api(flask_call(recur.client)).new_producer(ADMIN)
     producer.subscribe(producer.new_plan()["id"])
     recur.caught_up()
-    env = {**os.environ, "RECUR_DATABASE_URL": database_url}
+    env = {**os.environ, "RECUR_DATABASE_URL": database_url, "RECUR_MASTER_KEY": recur.services.settings.master_key}
     rebuilt = subprocess.run([sys.executable, "-m", "recur.cli", "projections", "rebuild", "subscriptions", "sales"],
                              env=env, capture_output=True, text=True, timeout=120)
     assert rebuilt.returncode == 0, rebuilt.stderr

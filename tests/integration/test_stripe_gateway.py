@@ -34,6 +34,7 @@ from recur.commands.services import Services
 from recur.domain.actor import Actor, system_actor
 from recur.domain.subscription import Subscription
 from recur.gateways.stripe import CHARGE_LOCK_CLASS, StripeGateway
+from recur.sealing import generate_master_key
 from recur.settings import Settings
 
 ADMIN = "adm_integration"
@@ -105,6 +106,7 @@ def stripe_recur(recur: Any, database_url: str, localstripe: LocalStripe) -> Ite
         "RECUR_STRIPE_API_KEY": TEST_API_KEY,
         "RECUR_STRIPE_API_BASE": localstripe.url,
         "RECUR_STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "RECUR_MASTER_KEY": generate_master_key(),  # subscribers' personal data is encrypted with keys sealed under it
     })
     services = build_services(settings, database_url, pool_size=4)  # as an API worker's
     account = stripe.StripeClient(TEST_API_KEY, base_addresses={"api": localstripe.url}, max_network_retries=0)

@@ -111,6 +111,8 @@ def subscriptions() -> list[Any]:
     stolen = start_subscription()
     charge_refused(stolen, JAN_31, "stolen_card")
     stolen.change_payment_method(NEW_CARD, JAN_31 + timedelta(days=1), ACTOR)
+    # ... and then the subscriber asks to be forgotten.
+    assert stolen.erase_subscriber(JAN_31 + timedelta(days=2), ACTOR)
 
     # A boleto paid, the next one left to expire.
     boleto = start_subscription(payment_method=BOLETO)

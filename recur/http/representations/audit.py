@@ -44,3 +44,13 @@ class VerificationView(Schema):
     ok = fields.Boolean(metadata={"description": "the chain holds from the start (or `from`), and matches the checkpoint if one was given"})
     first_break = nested(ChainBreakView, allow_none=True)
     checkpoints = fields.List(fields.Nested(CheckpointCheckView), metadata={"description": "the checkpoint given, checked"})
+
+
+@representation
+class ErasureView(Schema):
+    id = text("the erasure's id")
+    email_hash = text("HMAC-SHA256 of the normalized e-mail under a key derived from the master key: names the person without "
+                      "keeping their address")
+    subscriptions = fields.List(fields.String(), metadata={
+        "description": "the subscriptions whose personal data was erased (empty: none started with this address, or already erased)"})
+    erased_at = instant()

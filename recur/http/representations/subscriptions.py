@@ -27,18 +27,20 @@ from recur.http.schemas import PERIODICITIES
 # ---------------------------------------------------------------- subscriptions
 @representation
 class SubscriberView(Schema):
-    name = text()
+    """Personal data: each field is null once the subscriber is erased (`erased`)."""
+
+    name = text("null once erased", allow_none=True)
     # idn-email, not email: the API now refuses a mailbox name beyond ASCII (plain SMTP cannot carry it), but subscriptions
     # started before that keep the address they were given, and are answered with it.
-    email = text("the subscriber's e-mail address", metadata={"format": "idn-email"})
+    email = text("the subscriber's e-mail address; null once erased", allow_none=True, metadata={"format": "idn-email"})
     country = text("ISO 3166 alpha-2", allow_none=True, dump_default=None)
 
 
 @representation
 class PaymentMethodView(Schema):
     type = text(validate=validate.OneOf(["card", "boleto"]))
-    brand = text("cards only", metadata={"optional": True})
-    last4 = text("cards only", metadata={"optional": True})
+    brand = text("cards only; null once erased", allow_none=True, metadata={"optional": True})
+    last4 = text("cards only; null once erased", allow_none=True, metadata={"optional": True})
 
 
 @representation
@@ -101,6 +103,8 @@ class SubscriptionFields(Schema):
         "description": "what went back to the buyer: refunds and lost disputes"})
     cancelled_at = instant(allow_none=True)
     cancellation = nested(CancellationView, allow_none=True)
+    erased = fields.Boolean(metadata={"description": "the subscriber's personal data was erased (POST /v1/erasures): "
+                                      "name, e-mail, country and card brand/last4 read null; amounts, dates and statuses stay"})
     version = version()
 
 
@@ -142,6 +146,7 @@ class EventView(Schema):
     actor = nested(ActorView, allow_none=True)
     request_id = text("the X-Request-Id of the request that caused it", allow_none=True)
     data = fields.Dict(metadata={"description": "the event's own fields"})
+    erased = fields.Boolean(metadata={"description": "this event carried personal data that was erased since: those fields read null"})
 
 
 SubscriptionPageView = page_of(SubscriptionSummaryView, "SubscriptionPageView")

@@ -10,7 +10,7 @@ FILTERS = ("producer_id", "product_id", "plan_id", "status")
 # A row says what a subscription says, under the same names (nested where it nests).
 SUMMARY = (
     "id, code, status, producer_id, product_id, plan_id, offer_id, periodicity, installments, started_at, trial_ends_at, "
-    "paid_recurrences, total_paid, total_refunded, cancelled_at, updated_at, version, "
+    "paid_recurrences, total_paid, total_refunded, cancelled_at, updated_at, version, erased, "
     "json_build_object('amount', price_amount, 'currency', currency) AS price, "
     "json_build_object('name', subscriber_name, 'email', subscriber_email, 'country', subscriber_country) AS subscriber, "
     "json_strip_nulls(json_build_object('type', payment_type, 'brand', payment_brand, 'last4', payment_last4)) AS payment_method, "

@@ -1,0 +1,106 @@
+"""Encryption of personal data at the persistence boundary: the domain, the audit trail and the relay see plain values
+while the subscription's data key exists, and nulls once it is destroyed; the stored rows only ever hold ciphertext.
+
+The personal fields of an event (recur.domain.personal_data) are stored null, and their values together in one extra
+field, `personal_data`: base64 of nonce | AES-GCM ciphertext of their JSON, bound to the event's subscription and
+version (copied onto another event it does not open). Everything else stays readable JSON, so the hash chain covers
+the ciphertext and the stored row never changes: erasure destroys only the key.
+
+Events stored before this (plain personal values, no `personal_data` field) load as they are; once their subscription
+is erased (its key row says destroyed), their plain values are hidden on load too. Their stored rows keep them: see
+README, "Erasure".
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from typing import Any
+from uuid import UUID
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
+
+from recur.commands.subscriber_keys import MissingDataKeyError, SubscriberKeys
+from recur.domain.personal_data import personal_paths, present_values, with_values
+from recur.sealing import MasterKey
+
+SEALED_FIELD = "personal_data"
+NONCE_BYTES = 12
+
+
+class PersonalDataMapper(Mapper[UUID]):
+    """eventsourcing's Mapper, with the personal fields sealed on the way in and opened (or nulled) on the way out."""
+
+    def __init__(self, transcoder: Transcoder, keys: SubscriberKeys | None) -> None:
+        super().__init__(transcoder)
+        self.keys = keys
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        state = vars(domain_event)
+        values = present_values(state, personal_paths(type(domain_event).__name__))
+        if not values:
+            return super().to_stored_event(domain_event)
+        keys = self._require_keys()
+        subscription_id = state["originator_id"]
+        if "subscriber" in state:
+            data_key = keys.create(subscription_id, state.get("producer_id"), state["subscriber"].get("email"))
+        else:
+            known = keys.lookup(subscription_id)
+            data_key = keys.create(subscription_id, None, None) if known is None else known.key
+            if data_key is None:
+                raise MissingDataKeyError(f"subscription {subscription_id} was erased: its personal data cannot be written again")
+        sealed_state = with_values(state, dict.fromkeys(values))
+        sealed_state[SEALED_FIELD] = _seal(data_key, values, _context(subscription_id, state["originator_version"]))
+        sealed_event = object.__new__(type(domain_event))
+        object.__setattr__(sealed_event, "__dict__", sealed_state)
+        return super().to_stored_event(sealed_event)
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        domain_event = super().to_domain_event(stored_event)
+        state = vars(domain_event)
+        sealed = state.pop(SEALED_FIELD, None)
+        paths = personal_paths(type(domain_event).__name__)
+        if not paths or (sealed is None and self.keys is None):
+            return domain_event  # no personal data, or plain values stored before encryption read without the key
+        subscription_id = state["originator_id"]
+        known = self._require_keys().lookup(subscription_id)
+        if known is not None and known.erased:
+            state.update(with_values(state, dict.fromkeys(present_values(state, paths))))
+        elif sealed is not None:
+            if known is None:
+                raise MissingDataKeyError(f"the event {subscription_id} v{stored_event.originator_version} holds encrypted "
+                                          "personal data, but its subscription has no data key: restore subscriber_keys with "
+                                          "the event table")
+            assert known.key is not None
+            state.update(with_values(state, _open(known.key, sealed, _context(subscription_id, stored_event.originator_version))))
+        return domain_event
+
+    def _require_keys(self) -> SubscriberKeys:
+        if self.keys is None:
+            MasterKey.from_setting(None)  # raises MasterKeyError naming RECUR_MASTER_KEY
+        assert self.keys is not None
+        return self.keys
+
+
+def _context(subscription_id: UUID, version: int) -> bytes:
+    return f"subscription {subscription_id} v{version}".encode()
+
+
+def _seal(data_key: bytes, values: dict[str, Any], context: bytes) -> str:
+    nonce = os.urandom(NONCE_BYTES)
+    ciphertext = AESGCM(data_key).encrypt(nonce, json.dumps(values, separators=(",", ":")).encode(), context)
+    return base64.b64encode(nonce + ciphertext).decode("ascii")
+
+
+def _open(data_key: bytes, sealed: str, context: bytes) -> dict[str, Any]:
+    raw = base64.b64decode(sealed)
+    try:
+        plain = AESGCM(data_key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], context)
+    except InvalidTag:
+        raise MissingDataKeyError(f"encrypted personal data does not open ({context.decode()}): altered, or moved from "
+                                  "the event it was sealed for") from None
+    opened: dict[str, Any] = json.loads(plain)
+    return opened
