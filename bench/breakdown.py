@@ -253,13 +253,13 @@ def drain(relay: Any) -> Callable[[], None]:
 
 
 def relay(stack: Stack) -> Section:
-    from recur.commands.event_store import open_event_store
+    from bench.harness import event_store
     from recur.consumers.relay import Relay
     from recur.db import Database
     from recur.projections.rebuild import head
 
     url = history_database(stack, scale(4000, 500))
-    events = open_event_store(url, 2)
+    events = event_store(url, 2)
     db = Database(url, 2)
     try:
         n = head(db)
@@ -291,13 +291,13 @@ def relay(stack: Stack) -> Section:
 
 
 def rebuild(stack: Stack) -> Section:
-    from recur.commands.event_store import open_event_store
+    from bench.harness import event_store
     from recur.db import Database
     from recur.projections.rebuild import build_aside, drop_aside, head
     from recur.projections.registry import PROJECTIONS
 
     url = history_database(stack, scale(4000, 500))
-    events = open_event_store(url, 2)
+    events = event_store(url, 2)
     db = Database(url, 2)
     try:
         n = head(db)
@@ -390,7 +390,7 @@ def sql_experiments(stack: Stack, x: Experiments) -> None:
     import psycopg2
     import psycopg2.extras
 
-    from recur.commands.event_store import open_event_store
+    from bench.harness import event_store
     from recur.db import Database
     from recur.domain.catalog import Product
 
@@ -448,7 +448,7 @@ def sql_experiments(stack: Stack, x: Experiments) -> None:
 
         # An event-store save of one new aggregate vs a psycopg2 INSERT + COMMIT: wall time and client CPU,
         # in three alternating rounds, the best of each.
-        events = open_event_store(url, 1)
+        events = event_store(url, 1)
         m = scale(300, 30)
 
         def saves() -> None:
@@ -546,14 +546,14 @@ def relay_batch_size(stack: Stack, x: Experiments) -> None:
     """The relay with kafka-python's default batch_size (16 KiB, what recur uses) vs 256 KiB."""
     from kafka import KafkaProducer
 
+    from bench.harness import event_store
     from bench.relay import producer_settings
-    from recur.commands.event_store import open_event_store
     from recur.consumers.relay import Relay
     from recur.db import Database
     from recur.projections.rebuild import head
 
     url = history_database(stack, scale(4000, 500))
-    events = open_event_store(url, 2)
+    events = event_store(url, 2)
     db = Database(url, 2)
     try:
         n = head(db)

@@ -76,7 +76,24 @@ class Stack:
             smtp_url=None,
             port=0,
             data_dir=DATA,
+            master_key=master_key(),
         )
+
+
+def master_key() -> str:
+    """The run's master key (subscribers' data keys and webhook secrets are sealed under it): RECUR_MASTER_KEY, or one
+    made for this run and put in the environment, so the workers a benchmark starts get the same one."""
+    from recur.sealing import generate_master_key
+
+    return os.environ.setdefault("RECUR_MASTER_KEY", generate_master_key())
+
+
+def event_store(database_url: str, pool_size: int) -> Any:
+    """The event store with the run's master key, as the relay and commands open it."""
+    from recur.commands.event_store import open_event_store
+    from recur.sealing import MasterKey
+
+    return open_event_store(database_url, pool_size, master_key=MasterKey.from_setting(master_key()))
 
 
 def _drop_databases(admin_url: str, names: list[str] | None) -> None:

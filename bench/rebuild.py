@@ -47,13 +47,13 @@ def raw_rebuild(url: str, events: Any, page: int) -> int:
 
 
 def run(stack: Stack) -> dict[str, Any]:
-    from recur.commands.event_store import open_event_store
+    from bench.harness import event_store
     from recur.db import Database
     from recur.projections.rebuild import PAGE, build_aside, drop_aside, head
     from recur.projections.registry import PROJECTIONS
 
     url = history_database(stack, scale(EVENTS, 500))
-    events = open_event_store(url, 2)
+    events = event_store(url, 2)
     db = Database(url, 2)
     try:
         n = head(db)

@@ -67,7 +67,7 @@ def raw_send(bootstrap: str, messages: list[Any]) -> float:
 
 
 def run(stack: Stack) -> dict[str, Any]:
-    from recur.commands.event_store import open_event_store
+    from bench.harness import event_store
     from recur.consumers.relay import Relay
     from recur.consumers.topic_admin import ensure_topics
     from recur.contract.topics import PARTITIONS
@@ -75,7 +75,7 @@ def run(stack: Stack) -> dict[str, Any]:
 
     url = history_database(stack, scale(EVENTS, 500))
     ensure_topics(stack.bootstrap, [RAW_TOPIC], PARTITIONS)
-    events = open_event_store(url, 2)
+    events = event_store(url, 2)
     db = Database(url, 2)
     try:
         messages = encoded_messages(events)
