@@ -21,6 +21,7 @@ import pytest
 from click.testing import Result
 from eventsourcing.domain import Aggregate, event
 from recur_api import Api, flask_call
+from waiting import wait_until
 
 from recur.bootstrap import build_services
 from recur.commands.services import Services
@@ -121,13 +122,6 @@ def stack(postgres_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Ite
     services.close()
     broker.stop()
 
-
-def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting until {what}")
-        time.sleep(0.05)
 
 
 def producer_id(producer: Api) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from recur_api import Api, flask_call
+from waiting import wait_until
 
 from recur.consumers.runner import ConsumerRunner
 from recur.contract.topics import CATALOG, SUBSCRIPTIONS
@@ -33,13 +34,6 @@ def _probe_behind(db: Database, probes: list[Projection]) -> int:
     return int(row[0]) if row else -1
 
 
-def _wait(condition: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting until {what}")
-        time.sleep(0.05)
-
 
 def test_an_idle_consumer_does_not_leave_its_group_while_a_subscription_is_created_and_read_back(
     recur: Any, caplog: pytest.LogCaptureFixture
@@ -59,13 +53,13 @@ def test_an_idle_consumer_does_not_leave_its_group_while_a_subscription_is_creat
     caplog.set_level(logging.WARNING, logger="recur.consumers.runner")
     thread.start()
     try:
-        _wait(lambda: _probe_behind(db, probes) == 0, 30, "the probe consumer caught up with the relay")
+        wait_until(lambda: _probe_behind(db, probes) == 0, 30, "the probe consumer caught up with the relay")
         caplog.clear()
 
         sub = producer.subscribe(plan["id"])
-        _wait(lambda: any(s["id"] == sub["id"] for s in producer.get("/v1/subscriptions?limit=100")["items"]), 20,
+        wait_until(lambda: any(s["id"] == sub["id"] for s in producer.get("/v1/subscriptions?limit=100")["items"]), 20,
               "the new subscription is listed")
-        _wait(lambda: _probe_behind(db, probes) == 0, 20, "the probe consumer saw the new subscription's events")
+        wait_until(lambda: _probe_behind(db, probes) == 0, 20, "the probe consumer saw the new subscription's events")
         # Idle now: read the subscription back for several stall periods; the watchdog looks every STALL_AFTER.
         idle_until = time.monotonic() + 8 * STALL_AFTER
         while time.monotonic() < idle_until:

@@ -8,7 +8,6 @@ checked after the consumer groups have caught up and every delivery of the test'
 from __future__ import annotations
 
 import dataclasses
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -17,6 +16,7 @@ from typing import Any
 import pytest
 from recur_api import Api, flask_call
 from standardwebhooks import Webhook, WebhookVerificationError
+from waiting import wait_until
 from webhook_receiver import Delivery, Receiver
 
 Running = Any  # the `recur` fixture (tests/integration/conftest.py)
@@ -63,15 +63,8 @@ def settled(recur: Running, endpoint_id: str) -> None:
             "SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = %s AND (attempts = 0 AND status = 'pending' "
             "OR in_flight_until IS NOT NULL)", (endpoint_id,)) == (0,)
 
-    wait_until(nothing_under_way, "every delivery of the endpoint to be attempted")
+    wait_until(nothing_under_way, 20, "every delivery of the endpoint is attempted", interval=0.02)
 
-
-def wait_until(condition: Any, what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 # ---------------------------------------------------------------------------------------------- what arrives
