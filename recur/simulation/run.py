@@ -20,6 +20,7 @@ from typing import Any
 
 from recur.commands import catalog, subscriptions
 from recur.commands.billing import pay_boleto
+from recur.commands.sandbox_test_cards import TEST_CARDS
 from recur.commands.services import Services
 from recur.domain.actor import Actor
 from recur.domain.errors import DomainError
@@ -129,8 +130,12 @@ def _open_shops(services: Services, story: Story) -> Cast:
     return Cast(producers, plans, {})
 
 
+APPROVING_TEST_CARD = next(number for number, outcome in TEST_CARDS.items() if outcome == "approved")
+
+
 def _card(gateway: Any, outcomes: tuple[str, ...]) -> str:
-    token = gateway.tokenize("4242424242424242", 12, 2040).token
+    """A sandbox test card that approves, with the story's outcomes queued for its next charges."""
+    token = gateway.tokenize(APPROVING_TEST_CARD, 12, 2040).token
     if outcomes:
         gateway.queue_outcomes(token, list(outcomes))
     return str(token)
