@@ -7,8 +7,9 @@ version (copied onto another event it does not open). Everything else stays read
 the ciphertext and the stored row never changes: erasure destroys only the key.
 
 Events stored before this (plain personal values, no `personal_data` field) load as they are; once their subscription
-is erased (its key row says destroyed), their plain values are hidden on load too. Their stored rows keep them: see
-README, "Erasure".
+is erased (its key row says destroyed), their plain values are hidden on load too. Their stored rows keep them until
+`recur audit encrypt-legacy` (recur.commands.legacy_encryption) rewrites them with `sealed` below: see README, "Events
+stored before encryption".
 """
 
 from __future__ import annotations
