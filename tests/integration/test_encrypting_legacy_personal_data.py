@@ -12,6 +12,7 @@ shared database is never rewritten.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -34,8 +35,9 @@ from recur.commands.services import Services
 from recur.domain.actor import system_actor
 from recur.domain.subscription import Subscription
 from recur.migrations import migrate
-from recur.sealing import generate_master_key
+from recur.sealing import check_master_key, generate_master_key
 from recur.settings import Settings
+from recur.supervisor import Stack
 
 FIXTURE = Path(__file__).parent / "fixtures" / "version_one_events.json"
 BEFORE_ENCRYPTION = "015"  # the last migration the pre-encryption code had
@@ -111,7 +113,7 @@ def plain_values_left(upgraded: Upgraded) -> list[str]:
 
 
 def test_version_one_events_load_with_their_plain_values_and_the_operator_is_told_to_encrypt_them(
-        upgraded: Upgraded, audit_cli: Callable[..., Result]) -> None:
+        upgraded: Upgraded, audit_cli: Callable[..., Result], caplog: pytest.LogCaptureFixture) -> None:
     olga = upgraded.load("Olga Antiga")
     assert olga.subscriber == {"name": "Olga Antiga", "email": "Olga.Antiga@Example.com", "country": "BR"}
     assert (olga.payment_method["brand"], olga.payment_method["last4"]) == ("mastercard", "4444"), "her second card"
@@ -119,6 +121,9 @@ def test_version_one_events_load_with_their_plain_values_and_the_operator_is_tol
     verified = audit_cli("verify")
     assert verified.exit_code == 0, verified.output
     assert "4 events of 3 subscriptions" in verified.output and "recur audit encrypt-legacy" in verified.output
+    with caplog.at_level(logging.WARNING, logger="recur.up"):
+        Stack(Settings.from_env(upgraded.env)).warn_of_plain_personal_data(upgraded.url)
+    assert any("4 events of 3 subscriptions" in record.getMessage() for record in caplog.records), "at `recur up`'s start"
     dry = audit_cli("encrypt-legacy", "--dry-run")
     assert dry.exit_code == 0 and "4 events of 3 subscriptions" in dry.stdout
     assert sorted(plain_values_left(upgraded)) == sorted([*PEOPLE, *PEOPLE.values()]), "nothing changed by looking"
@@ -192,3 +197,15 @@ def test_a_broken_chain_makes_encrypt_legacy_refuse_and_change_nothing(upgraded:
     assert f"the chain breaks at notification id {edited}" in refused.stdout and "nothing was changed" in refused.output
     assert upgraded.stored() == stored
     assert upgraded.sql("SELECT count(*) FROM audit_rewrites") == [(0,)]
+
+
+def test_encrypt_legacy_without_the_master_key_is_a_configuration_error_that_changes_nothing(
+        upgraded: Upgraded, recur_cli: Callable[..., Result], tmp_path: Path) -> None:
+    stored = upgraded.stored()
+    keyless = recur_cli("audit", "encrypt-legacy", env={**upgraded.env, "RECUR_MASTER_KEY": "", "RECUR_DATA_DIR": str(tmp_path)})
+    assert keyless.exit_code == 2 and "RECUR_MASTER_KEY is not set" in keyless.output
+    assert upgraded.services.master_key is not None
+    check_master_key(upgraded.services.db, upgraded.services.master_key)  # the database's key, as `recur up` records it
+    wrong = recur_cli("audit", "encrypt-legacy", env={**upgraded.env, "RECUR_MASTER_KEY": generate_master_key()})
+    assert wrong.exit_code == 2 and "sealed under key" in wrong.output
+    assert upgraded.stored() == stored
