@@ -42,28 +42,26 @@ def encrypt_legacy(dry_run: bool) -> None:
 
     db = Database(database_url(), 3)
     try:
-        events, subscriptions, first = count_plain(db)
-        if not events:
+        plain = count_plain(db)
+        if not plain.events or plain.first_id is None:
             click.echo("nothing to do: no stored event holds personal data in plain")
             return
         if dry_run:
-            click.echo(f"{events} events of {subscriptions} subscriptions, from notification id {first}, hold personal data "
-                       "in plain and would be sealed (or stored null, for an erased subscription); the chain would be "
-                       f"recomputed from notification id {first} to the head")
+            click.echo(f"{plain.describe()} hold personal data in plain and would be sealed (or stored null, for an "
+                       f"erased subscription); the chain would be recomputed from notification id {plain.first_id} to the head")
             return
-        _encrypt(db, first)
+        _encrypt(db, plain.first_id)
     finally:
         db.close()
 
 
-def _encrypt(db: Database, first: int | None) -> None:
+def _encrypt(db: Database, first: int) -> None:
     from recur.cli.audit import describe
     from recur.commands.audit_verify import log_bounds, verify_chain
     from recur.commands.event_store import open_event_store
     from recur.commands.legacy_encryption import ChainBrokenError, encrypt_legacy
     from recur.sealing import MasterKey, MasterKeyError, check_master_key
 
-    assert first is not None
     try:
         master_key = MasterKey.from_setting(master_key_text())
         check_master_key(db, master_key)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -76,24 +76,37 @@ def encrypt_legacy(db: Database, keys: SubscriberKeys, transcoder: Transcoder, v
         if not tail.ok:
             raise ChainBrokenError(tail)
         before = record_checkpoint_in(cur)
-        sealed_count, nulled_count, subscriptions, first_changed = _rewrite_rows(cur, keys, transcoder)
-        if first_changed is None:
+        rewritten = _rewrite_rows(cur, keys, transcoder)
+        if rewritten.first_changed is None:
             return Encryption(0, 0, 0)
-        previous = _hash_before(cur, first_changed)
-        rechained, head_id, head_hash = _rechain(cur, first_changed, previous, progress)
-        assert before is not None and head_id == before.notification_id, "the lock keeps the head where it was"
-        rewrite = record_rewrite(cur, REASON, first_changed, sealed_count + nulled_count, rechained, head_id,
-                                 bytes.fromhex(before.hash), head_hash)
+        previous = _hash_before(cur, rewritten.first_changed)
+        rechained = _rechain(cur, rewritten.first_changed, previous, progress)
+        assert before is not None and rechained.head_id == before.notification_id, "the lock keeps the head where it was"
+        rewrite = record_rewrite(cur, REASON, rewritten.first_changed, rewritten.sealed + rewritten.nulled, rechained.rows,
+                                 rechained.head_id, bytes.fromhex(before.hash), rechained.head_hash)
         after = record_checkpoint_in(cur)
         clear_bound(cur)
-    return Encryption(sealed_count, nulled_count, len(subscriptions), before, after, rewrite)
+    return Encryption(rewritten.sealed, rewritten.nulled, len(rewritten.subscriptions), before, after, rewrite)
 
 
-def _rewrite_rows(cur: Any, keys: SubscriberKeys, transcoder: Transcoder) -> tuple[int, int, set[UUID], int | None]:
-    """Each row holding plain personal data written again: sealed, or nulled for an erased subscription."""
-    sealed_count = nulled_count = 0
-    subscriptions: set[UUID] = set()
+@dataclass
+class _Rewritten:
+    sealed: int = 0
+    nulled: int = 0
+    subscriptions: set[UUID] = field(default_factory=set)
     first_changed: int | None = None
+
+
+@dataclass(frozen=True)
+class _Rechained:
+    rows: int
+    head_id: int
+    head_hash: bytes
+
+
+def _rewrite_rows(cur: Any, keys: SubscriberKeys, transcoder: Transcoder) -> _Rewritten:
+    """Each row holding plain personal data written again: sealed, or nulled for an erased subscription."""
+    done = _Rewritten()
     updates: list[tuple[int, bytes]] = []
     for notification_id, subscription_id, version, topic, state in _plain_rows(cur):
         decoded = transcoder.decode(state)
@@ -102,17 +115,19 @@ def _rewrite_rows(cur: Any, keys: SubscriberKeys, transcoder: Transcoder) -> tup
             continue  # the SQL filter is a superset: a type's own paths decide
         key = _data_key(keys, subscription_id, decoded)
         if key is None:
-            rewritten, nulled_count = with_values(decoded, dict.fromkeys(values)), nulled_count + 1
+            rewritten = with_values(decoded, dict.fromkeys(values))
+            done.nulled += 1
         else:
-            rewritten, sealed_count = sealed(decoded, values, key, subscription_id, version), sealed_count + 1
+            rewritten = sealed(decoded, values, key, subscription_id, version)
+            done.sealed += 1
         updates.append((notification_id, transcoder.encode(rewritten)))
-        subscriptions.add(subscription_id)
-        first_changed = notification_id if first_changed is None else first_changed
+        done.subscriptions.add(subscription_id)
+        done.first_changed = notification_id if done.first_changed is None else done.first_changed
         if len(updates) == BATCH:
             _write_states(cur, updates)
             updates = []
     _write_states(cur, updates)
-    return sealed_count, nulled_count, subscriptions, first_changed
+    return done
 
 
 def _plain_rows(cur: Any) -> Iterator[tuple[int, UUID, int, str, bytes]]:
@@ -150,8 +165,8 @@ def _hash_before(cur: Any, notification_id: int) -> bytes:
     return GENESIS if row is None else bytes(row[0])
 
 
-def _rechain(cur: Any, first: int, previous: bytes, progress: Progress | None) -> tuple[int, int, bytes]:
-    """Every chain hash from `first` to the head recomputed; (rows, head id, head hash)."""
+def _rechain(cur: Any, first: int, previous: bytes, progress: Progress | None) -> _Rechained:
+    """Every chain hash from `first` to the head recomputed."""
     count, head_id = 0, first
     with contextlib.closing(cur.connection.cursor(name="recur_legacy_rechain")) as rows:
         rows.execute("SELECT notification_id, originator_id, originator_version, topic, state FROM recur_events "
@@ -167,4 +182,4 @@ def _rechain(cur: Any, first: int, previous: bytes, progress: Progress | None) -
             count, head_id = count + len(batch), hashes[-1][0]
             if progress is not None:
                 progress(head_id)
-    return count, head_id, previous
+    return _Rechained(count, head_id, previous)

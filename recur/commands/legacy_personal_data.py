@@ -13,6 +13,7 @@ The stored state is eventsourcing's JSON (UTF-8 bytes in a bytea column): `conve
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.utils import get_topic
@@ -71,15 +72,27 @@ WHERE started.stored -> 'personal_data' IS NULL
 """
 
 
-def count_plain(db: Database) -> tuple[int, int, int | None]:
-    """(events, subscriptions, first notification id) still holding personal data in plain. When there are none, the
-    bound drops to 0 (none can appear later), so the next check costs nothing."""
+@dataclass(frozen=True)
+class PlainPersonalData:
+    """What still holds personal data in plain: how many events, of how many subscriptions, from which notification id."""
+
+    events: int
+    subscriptions: int
+    first_id: int | None
+
+    def describe(self) -> str:
+        return f"{self.events} events of {self.subscriptions} subscriptions (from notification id {self.first_id})"
+
+
+def count_plain(db: Database) -> PlainPersonalData:
+    """The events still holding personal data in plain. When there are none, the bound drops to 0 (none can appear
+    later), so the next check costs nothing."""
     with db.transaction() as cur:
         cur.execute(_COUNT, {"topics": personal_topics()})
         events, subscriptions, first = cur.fetchone()
         if not events:
             clear_bound(cur)
-    return int(events), int(subscriptions), first
+    return PlainPersonalData(int(events), int(subscriptions), None if first is None else int(first))
 
 
 def clear_bound(cur: Any) -> None:
@@ -98,9 +111,9 @@ def plain_emails(db: Database, normalized: str, producer_id: str | None) -> list
 
 def legacy_warning(db: Database) -> str | None:
     """What an operator must read when events still hold personal data in plain; None when none do."""
-    events, subscriptions, first = count_plain(db)
-    if not events:
+    plain = count_plain(db)
+    if not plain.events:
         return None
-    return (f"{events} events of {subscriptions} subscriptions (from notification id {first}) hold personal data stored "
-            "before encryption, in plain: an erasure hides it on load but cannot remove it from the stored rows. Run "
-            "`recur audit encrypt-legacy` (see README, 'Events stored before encryption')")
+    return (f"{plain.describe()} hold personal data stored before encryption, in plain: an erasure hides it on load but "
+            "cannot remove it from the stored rows. Run `recur audit encrypt-legacy` (see README, 'Events stored before "
+            "encryption')")

@@ -209,3 +209,22 @@ def test_encrypt_legacy_without_the_master_key_is_a_configuration_error_that_cha
     wrong = recur_cli("audit", "encrypt-legacy", env={**upgraded.env, "RECUR_MASTER_KEY": generate_master_key()})
     assert wrong.exit_code == 2 and "sealed under key" in wrong.output
     assert upgraded.stored() == stored
+
+
+def test_what_changed_after_the_first_verification_is_verified_again_under_the_writers_lock(upgraded: Upgraded) -> None:
+    """The command verifies the whole log, then takes the lock: the events past what it verified (written meanwhile, or
+    edited) are verified there, before anything is rewritten."""
+    from recur.commands.legacy_encryption import ChainBrokenError, encrypt_legacy
+
+    head = upgraded.sql("SELECT max(notification_id) FROM recur_events")[0][0]
+    with upgraded.services.db.transaction() as cur:
+        cur.execute("UPDATE recur_events SET state = replace(convert_from(state, 'UTF8'), 'producer', 'admin')::bytea "
+                    "WHERE notification_id = %s", (head,))
+    stored = upgraded.stored()
+    events = upgraded.services.events
+    assert events.keys is not None
+    with pytest.raises(ChainBrokenError) as refused:
+        encrypt_legacy(upgraded.services.db, events.keys, events.mapper.transcoder, verified_head=head - 1)
+    broken = refused.value.verification.first_break
+    assert broken is not None and broken.notification_id == head
+    assert upgraded.stored() == stored
