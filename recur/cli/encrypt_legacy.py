@@ -59,7 +59,7 @@ def _encrypt(db: Database, first: int) -> None:
     from recur.cli.audit import describe
     from recur.commands.audit_verify import log_bounds, verify_chain
     from recur.commands.event_store import open_event_store
-    from recur.commands.legacy_encryption import ChainBrokenError, encrypt_legacy
+    from recur.commands.legacy_encryption import ChainBrokenError, encrypt_legacy, prepare_keys
     from recur.sealing import MasterKey, MasterKeyError, check_master_key
 
     try:
@@ -76,6 +76,8 @@ def _encrypt(db: Database, first: int) -> None:
     events = open_event_store(database_url(), 1, master_key=master_key, db=db)
     try:
         assert events.keys is not None and verified.head is not None
+        with _bar(verified.head.notification_id - first + 1, "making the missing data keys", first) as advance:
+            prepare_keys(db, events.keys, events.mapper.transcoder, advance)
         with _bar(bounds[1] - first + 1, "sealing and re-chaining", first) as advance:
             done = encrypt_legacy(db, events.keys, events.mapper.transcoder, verified.head.notification_id, advance)
     except ChainBrokenError as error:
