@@ -25,10 +25,10 @@ ALTER TABLE audit_checkpoints DROP CONSTRAINT audit_checkpoints_pkey;
 ALTER TABLE audit_checkpoints ADD PRIMARY KEY (notification_id, chain_hash);
 CREATE UNIQUE INDEX audit_checkpoints_current ON audit_checkpoints (notification_id) WHERE superseded_by IS NULL;
 
--- No event after `plain_until` holds personal data in plain: from 016 on, the mapper seals it. Found once here (one
--- pass over the events of the two types that carry personal data; 0 on a fresh install or when none is left), so the
--- checks made at start, by `recur audit verify` and by an erasure read only the events up to it. `recur audit
--- encrypt-legacy` sets it to 0 once it has sealed them all.
+-- No event after `plain_until` holds personal data in plain: from 016 on, the mapper seals it. Found once here (a max()
+-- PostgreSQL answers by reading back from the newest event to the last such row; 0 on a fresh install or when there is
+-- none), so the checks made at start, by `recur audit verify` and by an erasure read only the events up to it.
+-- `recur audit encrypt-legacy` sets it to 0 once it has sealed them all.
 CREATE TABLE legacy_personal_data (
     only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
     plain_until bigint NOT NULL
