@@ -3,8 +3,9 @@
 
 Why a bound: such rows can only come from before 016 (the mapper seals every event written since), so migration 017
 records in `legacy_personal_data.plain_until` the last notification id holding one (0 when none), found once at the
-upgrade (a max() PostgreSQL answers by reading back from the newest event), and every query here reads the events up to it only: on a fresh install or once `recur audit encrypt-legacy`
-has run, the bound is 0 and the checks cost one indexed lookup. Before that, they read the history stored before
+upgrade (a max() PostgreSQL answers by reading back from the newest event), and every query here reads the events up
+to it only: on a fresh install or once `recur audit encrypt-legacy` has run, the bound is 0 and the checks cost one
+indexed lookup. Before that, they read the history stored before
 the upgrade (the two event types' rows, their JSON parsed by PostgreSQL): seconds per million events, paid at the
 start of `recur up`, by `recur audit verify` and by an erasure, until the operator runs encrypt-legacy.
 
