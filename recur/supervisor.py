@@ -96,6 +96,7 @@ class Stack:
         from recur.contract.topics import PARTITIONS, PROVISIONED
 
         open_event_store(settings.database_url, 1, create_table=True).close()  # creates the event table once, before the workers race to
+        self.warn_of_plain_personal_data(settings.database_url)
         ensure_topics(settings.kafka_bootstrap_servers, PROVISIONED, PARTITIONS)
         settings = self.start_mail(settings)
         self.settings = settings
@@ -122,6 +123,20 @@ class Stack:
         finally:
             db.close()
         return settings
+
+    def warn_of_plain_personal_data(self, database_url: str) -> None:
+        """Once per start: events stored before encryption that still hold personal data in plain (read up to the bound
+        migration 017 found, so free once `recur audit encrypt-legacy` has run)."""
+        from recur.commands.legacy_personal_data import legacy_warning
+        from recur.db import Database
+
+        db = Database(database_url, 1)
+        try:
+            warning = legacy_warning(db)
+        finally:
+            db.close()
+        if warning:
+            log.warning("%s", warning)
 
     def start_mail(self, settings: Settings) -> Settings:
         """The SMTP server the workers send to: RECUR_SMTP_URL's, or a local sink writing to the sandbox mailbox."""

@@ -9,18 +9,24 @@ from typing import TYPE_CHECKING
 import click
 
 from recur import logs
+from recur.cli.encrypt_legacy import encrypt_legacy
 from recur.cli.environment import database_url
 from recur.settings import Settings
 
 if TYPE_CHECKING:
+    from recur.commands.audit_rewrites import Rewrite
     from recur.commands.audit_verify import Verification
 
 BROKEN = 1  # exit code: the chain breaks, or a checkpoint does not match (click's usage errors exit with 2)
 
 
-@click.group(help="The tamper-evident event log: verify its hash chain, record and publish checkpoints of it.")
+@click.group(help="The tamper-evident event log: verify its hash chain, record and publish checkpoints of it, and seal "
+             "the personal data of events stored before encryption (the one sanctioned rewrite).")
 def audit() -> None:
     pass
+
+
+audit.add_command(encrypt_legacy)
 
 
 @audit.command(help="Recompute the hash chain over every stored event, in notification order, and report the first break "
@@ -34,7 +40,9 @@ def audit() -> None:
 def verify(start: int | None, given: tuple[str, ...]) -> None:
     logs.configure_logging("audit", "WARNING")
     from recur.commands.audit_checkpoints import Checkpoint, InvalidCheckpointError
+    from recur.commands.audit_rewrites import recorded_rewrites
     from recur.commands.audit_verify import CheckpointOutOfRangeError, log_bounds, verify_chain
+    from recur.commands.legacy_personal_data import legacy_warning
     from recur.db import Database
 
     try:
@@ -58,16 +66,21 @@ def verify(start: int | None, given: tuple[str, ...]) -> None:
                 result = verify_chain(db, start, checkpoints, advance)
             except CheckpointOutOfRangeError as error:
                 raise click.UsageError(str(error)) from None
+        rewrites = recorded_rewrites(db)
+        legacy = legacy_warning(db)
     finally:
         db.close()
-    for line in describe(result):
+    for line in describe(result, rewrites):
         click.echo(line)
+    if legacy:
+        click.echo(legacy, err=True)
     if not result.ok:
         raise SystemExit(BROKEN)
 
 
-def describe(result: Verification) -> list[str]:
-    """The verification in sentences: the chain first, then each checkpoint."""
+def describe(result: Verification, rewrites: list[Rewrite] | None = None) -> list[str]:
+    """The verification in sentences: the chain first, then each rewrite recorded (the sanctioned changes to history
+    an auditor's older checkpoints do not match), then each checkpoint."""
     head = f"head {result.head.notification_id} {result.head.hash}" if result.head else "no event"
     lines = []
     if result.first_break is None:
@@ -79,6 +92,7 @@ def describe(result: Verification) -> list[str]:
             f"(the last event that verified is {broken.previous_notification_id or 'none'}): that event was edited, inserted or "
             "moved, or an event before it was deleted"
         )
+    lines += [f"history rewritten on purpose: {rewrite.describe()}" for rewrite in rewrites or []]
     for check in result.checkpoints:
         verdict = {True: "matches", False: "DOES NOT MATCH", None: "not checked"}[check.matches]
         lines.append(f"checkpoint {check.checkpoint.notification_id}/{check.checkpoint.hash} {verdict}: {check.found}")
@@ -118,16 +132,23 @@ def checkpoint() -> None:
         db.close()
 
 
-@audit.command(help="Print the latest checkpoints recorded here, newest first, one JSON message a line.")
+@audit.command(help="Print the latest checkpoints recorded here, newest first, one JSON message a line. One that a recorded "
+               "rewrite of history superseded (`recur audit encrypt-legacy`) says so in an extra `superseded_by` member, "
+               "the rewrite: the rest of the line is the checkpoint as published.")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
 def checkpoints(limit: int) -> None:
     logs.configure_logging("audit", "WARNING")
     from recur.commands.audit_checkpoints import recorded_checkpoints
+    from recur.commands.audit_rewrites import recorded_rewrites
     from recur.db import Database
 
     db = Database(database_url(), 1)
     try:
+        rewrites = {rewrite.id: rewrite for rewrite in recorded_rewrites(db)}
         for recorded in recorded_checkpoints(db, limit):
-            click.echo(json.dumps(recorded.message()))
+            message = recorded.message()
+            if recorded.superseded_by is not None:
+                message["superseded_by"] = rewrites[recorded.superseded_by].message()
+            click.echo(json.dumps(message))
     finally:
         db.close()

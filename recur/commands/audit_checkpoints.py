@@ -33,6 +33,7 @@ class Checkpoint:
     notification_id: int
     hash: str  # the chain hash at notification_id, 64 lowercase hex digits
     at: datetime | None = None  # when it was recorded; unknown for one given as ID/HASH
+    superseded_by: int | None = None  # the recorded rewrite (audit_rewrites) after which the chain no longer goes through it
 
     def message(self) -> dict[str, Any]:
         """What is published to recur.audit.v1 (its schema: recur.contract.audit), and what `recur audit verify
@@ -63,6 +64,7 @@ def _given_json(text: str) -> dict[str, Any]:
         raise InvalidCheckpointError("the checkpoint must be a JSON object")
     if isinstance(given.get("hash"), str):
         given["hash"] = given["hash"].lower()
+    given.pop("superseded_by", None)  # what `recur audit checkpoints` adds to a line: the checkpoint is the rest
     return given
 
 
@@ -72,34 +74,43 @@ def _given_shorthand(text: str) -> dict[str, Any]:
     return {"notification_id": number, "hash": digest.lower()}
 
 
-# The head of the log, recorded unless that head already has its checkpoint (then that one is returned). A
-# head without a chain hash (a row someone inserted with the triggers disabled) is not checkpointed.
+# The head of the log, recorded unless that head already has its current checkpoint (then that one is returned). A
+# head without a chain hash (a row someone inserted with the triggers disabled) is not checkpointed. Checkpoints a
+# recorded rewrite superseded (migration 017) stay beside the current ones.
 _RECORD = """
 WITH head AS (
     SELECT notification_id, chain_hash FROM recur_events ORDER BY notification_id DESC LIMIT 1
 ), recorded AS (
-    INSERT INTO audit_checkpoints (notification_id, chain_hash)
-    SELECT notification_id, chain_hash FROM head WHERE chain_hash IS NOT NULL
-    ON CONFLICT (notification_id) DO NOTHING
-    RETURNING notification_id, chain_hash, at
+    INSERT INTO audit_checkpoints (notification_id, chain_hash, at)
+    SELECT notification_id, chain_hash, clock_timestamp() FROM head WHERE chain_hash IS NOT NULL
+    ON CONFLICT (notification_id) WHERE superseded_by IS NULL DO NOTHING
+    RETURNING notification_id, chain_hash, at, superseded_by
 )
-SELECT notification_id, chain_hash, at FROM recorded
+SELECT notification_id, chain_hash, at, superseded_by FROM recorded
 UNION ALL
-SELECT known.notification_id, known.chain_hash, known.at FROM audit_checkpoints known JOIN head USING (notification_id)
+SELECT known.notification_id, known.chain_hash, known.at, known.superseded_by
+FROM audit_checkpoints known JOIN head USING (notification_id) WHERE known.superseded_by IS NULL
 """
+
+_COLUMNS = "notification_id, chain_hash, at, superseded_by"
 
 
 def record_checkpoint(db: Database) -> Checkpoint | None:
     """The checkpoint of the log's head as it is now (recorded if new); None when there is nothing to checkpoint."""
     with db.transaction() as cur:
-        cur.execute(_RECORD)
-        row = cur.fetchone()
+        return record_checkpoint_in(cur)
+
+
+def record_checkpoint_in(cur: Any) -> Checkpoint | None:
+    """record_checkpoint in the caller's transaction (a rewrite records its checkpoints before and after in its own)."""
+    cur.execute(_RECORD)
+    row = cur.fetchone()
     return None if row is None else _checkpoint(row)
 
 
 def recorded_checkpoints(db: Database, limit: int = 20) -> list[Checkpoint]:
-    """The latest checkpoints recorded here, newest first."""
-    rows = db.fetchall("SELECT notification_id, chain_hash, at FROM audit_checkpoints ORDER BY notification_id DESC LIMIT %s", (limit,))
+    """The latest checkpoints recorded here, newest first (one a rewrite superseded after the one that replaced it)."""
+    rows = db.fetchall(f"SELECT {_COLUMNS} FROM audit_checkpoints ORDER BY notification_id DESC, at DESC LIMIT %s", (limit,))
     return [_checkpoint(row) for row in rows]
 
 
@@ -112,18 +123,19 @@ def unpublished_checkpoints(cur: Any, limit: int) -> list[Checkpoint]:
     """Checkpoints not yet acknowledged by the broker, oldest first, locked for this transaction (SKIP LOCKED: two
     publishers never send the same ones at once)."""
     cur.execute(
-        "SELECT notification_id, chain_hash, at FROM audit_checkpoints WHERE published_at IS NULL "
-        "ORDER BY notification_id LIMIT %s FOR UPDATE SKIP LOCKED",
+        f"SELECT {_COLUMNS} FROM audit_checkpoints WHERE published_at IS NULL "
+        "ORDER BY notification_id, at LIMIT %s FOR UPDATE SKIP LOCKED",
         (limit,),
     )
     return [_checkpoint(row) for row in cur.fetchall()]
 
 
 def mark_published(cur: Any, checkpoints: list[Checkpoint]) -> None:
-    cur.execute("UPDATE audit_checkpoints SET published_at = now() WHERE notification_id = ANY(%s)",
-                ([c.notification_id for c in checkpoints],))
+    cur.execute("UPDATE audit_checkpoints SET published_at = now() WHERE (notification_id, chain_hash) IN "
+                "(SELECT * FROM unnest(%s::bigint[], %s::bytea[]))",
+                ([c.notification_id for c in checkpoints], [bytes.fromhex(c.hash) for c in checkpoints]))
 
 
 def _checkpoint(row: tuple[Any, ...]) -> Checkpoint:
-    notification_id, chain_hash, at = row
-    return Checkpoint(int(notification_id), bytes(chain_hash).hex(), at)
+    notification_id, chain_hash, at, superseded_by = row
+    return Checkpoint(int(notification_id), bytes(chain_hash).hex(), at, None if superseded_by is None else int(superseded_by))

@@ -28,6 +28,7 @@ from uuid import UUID
 
 from recur.commands.audit_chain import GENESIS, StoredRow, link
 from recur.commands.audit_checkpoints import Checkpoint
+from recur.commands.audit_rewrites import Rewrite, recorded_rewrites
 from recur.db import Database
 from recur.deadlines import answer_within
 
@@ -97,7 +98,11 @@ def verify_chain(db: Database, start: int | None = None, checkpoints: Iterable[C
         previous_id, previous_hash = _anchor(cur, start)
         # closing(): the server-side cursor is closed before the transaction ends, also when the walk stops at a break.
         with contextlib.closing(_stream(cur, start, progress)) as rows:
-            return _walk(rows, previous_id, previous_hash, pending)
+            verification = _walk(rows, previous_id, previous_hash, pending)
+    if any(check.matches is False for check in verification.checkpoints):
+        explained = [_explained(check, db) for check in verification.checkpoints]
+        verification = Verification(verification.events_checked, verification.head, verification.first_break, explained)
+    return verification
 
 
 def _anchor(cur: Any, start: int | None) -> tuple[int | None, bytes]:
@@ -150,6 +155,25 @@ def _check(checkpoint: Checkpoint, notification_id: int, computed: bytes) -> Che
     if checkpoint.hash != computed.hex():
         return CheckpointCheck(checkpoint, False, f"the chain hash is {computed.hex()}: the history up to it was rewritten")
     return CheckpointCheck(checkpoint, True, "the same chain hash")
+
+
+def _explained(check: CheckpointCheck, db: Database) -> CheckpointCheck:
+    """A checkpoint that does not match, at or after the first event a recorded rewrite changed: the rewrite is named,
+    so an auditor sees the stated cause (which they weigh against the checkpoints before and after it they kept)."""
+    if check.matches is not False:
+        return check
+    checkpoint = check.checkpoint
+    rewrites: list[Rewrite] = [r for r in recorded_rewrites(db) if r.first_changed_id <= checkpoint.notification_id]
+    if not rewrites:
+        return check
+    recorded = db.fetchone("SELECT superseded_by FROM audit_checkpoints WHERE notification_id = %s AND chain_hash = %s",
+                           (checkpoint.notification_id, bytes.fromhex(checkpoint.hash)))
+    marked = None if recorded is None or recorded[0] is None else int(recorded[0])
+    # Recorded here: the rewrite that marked it. Given from elsewhere: the latest that changed events up to it.
+    rewrite = next((r for r in rewrites if r.id == marked), rewrites[-1])
+    known = f" (recur recorded this checkpoint itself, and marked it superseded by rewrite {marked})" if marked else ""
+    return CheckpointCheck(checkpoint, False, f"{check.found}; SUPERSEDED, if it was taken before {rewrite.at.isoformat()}, "
+                                              f"by the sanctioned {rewrite.describe()}{known}")
 
 
 def _head(notification_id: int | None, chain_hash: bytes) -> ChainHead | None:

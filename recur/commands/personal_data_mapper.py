@@ -7,8 +7,9 @@ version (copied onto another event it does not open). Everything else stays read
 the ciphertext and the stored row never changes: erasure destroys only the key.
 
 Events stored before this (plain personal values, no `personal_data` field) load as they are; once their subscription
-is erased (its key row says destroyed), their plain values are hidden on load too. Their stored rows keep them: see
-README, "Erasure".
+is erased (its key row says destroyed), their plain values are hidden on load too. Their stored rows keep them until
+`recur audit encrypt-legacy` (recur.commands.legacy_encryption) rewrites them with `sealed` below: see README, "Events
+stored before encryption".
 """
 
 from __future__ import annotations
@@ -43,17 +44,9 @@ class PersonalDataMapper(Mapper[UUID]):
         values = present_values(state, personal_paths(type(domain_event).__name__))
         if not values:
             return super().to_stored_event(domain_event)
-        keys = self._require_keys()
         subscription_id = state["originator_id"]
-        if "subscriber" in state:
-            data_key = keys.create(subscription_id, state.get("producer_id"), state["subscriber"].get("email"))
-        else:
-            known = keys.lookup(subscription_id)
-            data_key = keys.create(subscription_id, None, None) if known is None else known.key
-            if data_key is None:
-                raise MissingDataKeyError(f"subscription {subscription_id} was erased: its personal data cannot be written again")
-        sealed_state = with_values(state, dict.fromkeys(values))
-        sealed_state[SEALED_FIELD] = _seal(data_key, values, _context(subscription_id, state["originator_version"]))
+        data_key = data_key_for(self._require_keys(), subscription_id, state)
+        sealed_state = sealed(state, values, data_key, subscription_id, state["originator_version"])
         sealed_event = object.__new__(type(domain_event))
         object.__setattr__(sealed_event, "__dict__", sealed_state)
         return super().to_stored_event(sealed_event)
@@ -83,6 +76,26 @@ class PersonalDataMapper(Mapper[UUID]):
             MasterKey.from_setting(None)  # raises MasterKeyError naming RECUR_MASTER_KEY
         assert self.keys is not None
         return self.keys
+
+
+def data_key_for(keys: SubscriberKeys, subscription_id: UUID, state: dict[str, Any]) -> bytes:
+    """The key an event's personal data is sealed with. A SubscriptionStarted makes it, with its e-mail's lookup row; a
+    later event uses it (made now for a subscription stored before encryption). Once erased, MissingDataKeyError."""
+    if "subscriber" in state:
+        return keys.create(subscription_id, state.get("producer_id"), state["subscriber"].get("email"))
+    known = keys.lookup(subscription_id)
+    data_key = keys.create(subscription_id, None, None) if known is None else known.key
+    if data_key is None:
+        raise MissingDataKeyError(f"subscription {subscription_id} was erased: its personal data cannot be written again")
+    return data_key
+
+
+def sealed(state: dict[str, Any], values: dict[str, Any], data_key: bytes, subscription_id: UUID, version: int) -> dict[str, Any]:
+    """The event's state as stored: its personal fields null, their `values` sealed together in SEALED_FIELD, bound to
+    the subscription and version. Also what `recur audit encrypt-legacy` writes over a row stored before encryption."""
+    stored = with_values(state, dict.fromkeys(values))
+    stored[SEALED_FIELD] = _seal(data_key, values, _context(subscription_id, version))
+    return stored
 
 
 def _context(subscription_id: UUID, version: int) -> bytes:

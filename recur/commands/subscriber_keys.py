@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from recur.commands.legacy_personal_data import plain_emails
 from recur.db import Database
 from recur.sealing import MasterKey
 
@@ -88,13 +89,19 @@ class SubscriberKeys:
         return DataKey(None if sealed is None else self.sealer.open(bytes(sealed), _context(subscription_id)))
 
     def subscriptions_of(self, email: str, producer_id: str | None) -> list[str]:
-        """The subscriptions started with this address (any producer's for None), oldest id first."""
+        """The subscriptions started with this address (any producer's for None), by id. Those started before encryption
+        have no lookup row until `recur audit encrypt-legacy` makes one: they are found by their plain e-mail in the
+        stored events (recur.commands.legacy_personal_data), normalized the same way."""
         sql = "SELECT subscription_id::text FROM subscriber_emails WHERE email_hash = %s"
         params: list[Any] = [self.email_hash(email)]
         if producer_id is not None:
             sql += " AND producer_id = %s"
             params.append(producer_id)
-        return [row[0] for row in self.db.fetchall(sql + " ORDER BY subscription_id", params)]
+        found = {row[0] for row in self.db.fetchall(sql, params)}
+        normalized = normalized_email(email)
+        found |= {subscription_id for subscription_id, stored in plain_emails(self.db, normalized, producer_id)
+                  if normalized_email(stored) == normalized}
+        return sorted(found)
 
     @staticmethod
     def destroy(cur: Any, subscription_ids: Iterable[str], at: datetime) -> None:
