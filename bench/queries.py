@@ -216,7 +216,7 @@ def run(stack: Stack) -> dict[str, Any]:
                 recur_ms, base_ms = p95_ms(ours), p95_ms(raw)
                 verdict = "met" if recur_ms < TARGET_MS else "not met"
                 rows.append(Row(f"{name}, one {label}, p95", recur_ms, base_ms, f"< {TARGET_MS:.0f} ms: {verdict}"))
-        from recur.projections.queries.dashboard import active_at
+        from recur.projections.queries.active_subscriptions import active_at
 
         start, end = PERIODS["year"]
         moments = [start, *[datetime(2030, m, 1, tzinfo=UTC) for m in range(1, 13)],
