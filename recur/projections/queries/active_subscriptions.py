@@ -25,7 +25,7 @@ ALIVE = ("trialing", "active", "past_due")
 # earlier one covers: the pieces of a subscription are disjoint and cover what its intervals cover.
 # `width_bucket(at - 1 us, instants)` is the number of instants before `at` (timestamps are whole microseconds), the
 # index of the first instant a change counts at; one pass groups the starts by it and the ends by it (GROUPING SETS).
-# Intervals that end by the first instant or start after the last change no count, so they are not read. The index
+# Intervals that end by the first instant or start after the last cannot change a count: they are not read. The index
 # gives the rows in the window's order with every column read: no sort, and no table page once vacuumed.
 CHANGES = """
 SELECT grouping(piece.starts), piece.starts, piece.ends, count(*)

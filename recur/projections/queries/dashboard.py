@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, NamedTuple
@@ -91,7 +92,8 @@ def _cancelled(db: Database, producer_id: str, start: datetime, end: datetime, m
     return [Cancellation._make(row) for row in rows]
 
 
-def _grouped(cancelled: list[Cancellation], size: int, index_of: Any) -> list[list[Cancellation]]:
+def _grouped(cancelled: list[Cancellation], size: int, index_of: Callable[[Cancellation], int]) -> list[list[Cancellation]]:
+    """The cancellations of each of `size` days or months, by the index `index_of` gives."""
     groups: list[list[Cancellation]] = [[] for _ in range(size)]
     for cancellation in cancelled:
         groups[index_of(cancellation)].append(cancellation)
@@ -124,6 +126,7 @@ def _daily(days: list[datetime], active: list[int], cancelled: list[Cancellation
 
 def cancellation_dashboard(db: Database, producer_id: str, start: datetime, end: datetime,
                            product_id: str | None = None, plan_id: str | None = None) -> dict[str, Any]:
+    """The producer's dashboard of [start, end), of one product or plan if asked: two queries, whatever the period."""
     months = _month_starts(start, end)
     days = _days(start, end)
     cancelled = _cancelled(db, producer_id, start, end, months, days, product_id, plan_id)
