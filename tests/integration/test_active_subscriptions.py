@@ -11,7 +11,6 @@ one-pass count gives the same numbers.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,11 +43,9 @@ class Change:
     other_plan: bool = False
 
 
-@pytest.fixture(scope="module")
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url, 1)
-    yield database
-    database.close()
+@pytest.fixture
+def db(read_models_of_its_own: Database) -> Database:
+    return read_models_of_its_own
 
 
 class Catalog:

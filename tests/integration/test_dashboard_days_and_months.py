@@ -5,7 +5,6 @@ averaged to the microsecond."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,11 +17,9 @@ END = datetime(2030, 2, 2, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 
 
-@pytest.fixture(scope="module")
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url, 1)
-    yield database
-    database.close()
+@pytest.fixture
+def db(read_models_of_its_own: Database) -> Database:
+    return read_models_of_its_own
 
 
 def cancel(db: Database, producer: str, at: datetime, lifetime: timedelta, origin: str, paid: int = 1) -> None:
