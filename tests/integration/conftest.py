@@ -100,3 +100,19 @@ def admin(api: Any) -> Any:
 def producer(api: Any) -> Any:
     """A new producer, signed in with its api_key."""
     return api.new_producer(ADMIN)
+
+
+@pytest.fixture(scope="module")
+def read_models_of_its_own(postgres_server: Any) -> Iterator[Any]:
+    """A migrated database for the module alone, for tests that write read-model rows directly, with no events behind
+    them: in the session's database, the tests that rebuild the read models from the events would find those rows."""
+    import uuid
+
+    from recur.db import Database, migrate
+    from recur.embedded.postgres import create_database
+
+    url = create_database(postgres_server.url, f"recur_read_models_{uuid.uuid4().hex[:10]}")
+    migrate(url)
+    db = Database(url, 1)
+    yield db
+    db.close()

@@ -13,51 +13,52 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from recur.db import Database
 from recur.domain.subscription import ORIGINS
+from recur.projections.queries.active_subscriptions import active_at, product_plan_filter
 
-ALIVE = ("trialing", "active", "past_due")
 DAYS_PER_MONTH = 30.4375
 
 
-def _filters(alias: str, product_id: str | None, plan_id: str | None) -> tuple[str, list[Any]]:
-    sql, params = "", []
-    if product_id:
-        sql += f" AND {alias}.product_id = %s"
-        params.append(product_id)
-    if plan_id:
-        sql += f" AND {alias}.plan_id = %s"
-        params.append(plan_id)
-    return sql, params
+class Cancellation(NamedTuple):
+    """One subscription cancelled in the period, as the dashboard's figures need it."""
+
+    day: int  # index of the day it was cancelled in, in the period's days
+    month: int  # index of its month, in the period's months
+    origin: str | None
+    lifetime_us: int  # cancelled_at - started_at, in microseconds
+    paid_recurrences: int
+    total_paid: int
+    currency: str
 
 
-def active_at(db: Database, producer_id: str, moments: list[datetime], product_id: str | None = None,
-              plan_id: str | None = None) -> list[int]:
-    if not moments:
-        return []
-    extra, params = _filters("h", product_id, plan_id)
-    rows = db.fetchall(
-        "SELECT m.i, count(DISTINCT h.subscription_id) FROM unnest(%s::timestamptz[]) WITH ORDINALITY AS m(t, i) "
-        "LEFT JOIN rm_status_history h ON h.producer_id = %s AND h.status = ANY(%s) AND h.from_at <= m.t "
-        f"AND (h.to_at IS NULL OR h.to_at > m.t){extra} GROUP BY m.i ORDER BY m.i",
-        [moments, producer_id, list(ALIVE), *params],
-    )
-    return [int(r[1]) for r in rows]
+# Each cancellation's day and month are found here, by `width_bucket` over the days' and months' starts (both tile the
+# period), and its lifetime is computed here in whole microseconds: Python receives small numbers rather than two
+# timestamps per cancellation to parse (a year has thousands) and to test against each of its 365 days.
+CANCELLED = """
+SELECT width_bucket(s.cancelled_at, %s::timestamptz[]) - 1, width_bucket(s.cancelled_at, %s::timestamptz[]) - 1,
+       s.cancellation_origin, (extract(epoch FROM s.cancelled_at - s.started_at) * 1000000)::bigint,
+       s.paid_recurrences, s.total_paid, s.currency
+FROM rm_subscriptions s
+WHERE s.producer_id = %s AND s.cancelled_at >= %s AND s.cancelled_at < %s{filters}
+ORDER BY s.cancelled_at
+"""
 
 
 def _rate(cancellations: int, active: int) -> float:
     return round(cancellations / active, 4) if active else 0.0
 
 
-def _by_origin(rows: list[dict[str, Any]]) -> dict[str, int]:
+def _by_origin(cancelled: list[Cancellation]) -> dict[str, int]:
     counts = dict.fromkeys(ORIGINS, 0)
-    for r in rows:
-        if r["origin"] in counts:
-            counts[r["origin"]] += 1
+    for cancellation in cancelled:
+        if cancellation.origin in counts:
+            counts[cancellation.origin] += 1
     return counts
 
 
@@ -70,49 +71,76 @@ def _month_starts(start: datetime, end: datetime) -> list[datetime]:
     return starts
 
 
-def cancellation_dashboard(db: Database, producer_id: str, start: datetime, end: datetime,
-                           product_id: str | None = None, plan_id: str | None = None) -> dict[str, Any]:
-    extra, params = _filters("s", product_id, plan_id)
-    cancelled = [
-        {"at": r[0], "origin": r[1], "started_at": r[2], "paid_recurrences": r[3], "total_paid": r[4], "currency": r[5]}
-        for r in db.fetchall(
-            "SELECT s.cancelled_at, s.cancellation_origin, s.started_at, s.paid_recurrences, s.total_paid, s.currency "
-            f"FROM rm_subscriptions s WHERE s.producer_id = %s AND s.cancelled_at >= %s AND s.cancelled_at < %s{extra} "
-            "ORDER BY s.cancelled_at",
-            [producer_id, start, end, *params],
-        )
-    ]
-    months = _month_starts(start, end)
+def _days(start: datetime, end: datetime) -> list[datetime]:
+    """00:00 of each day from `start`'s day until `end` (in `start`'s time zone): the last one ends at or after `end`."""
     days = []
     day = start.replace(hour=0, minute=0, second=0, microsecond=0)
     while day < end:
         days.append(day)
         day += timedelta(days=1)
+    return days
+
+
+def _cancelled(db: Database, producer_id: str, start: datetime, end: datetime, months: list[datetime],
+               days: list[datetime], product_id: str | None, plan_id: str | None) -> list[Cancellation]:
+    """The subscriptions cancelled in [start, end), in the order of their cancellation."""
+    if start >= end:
+        return []
+    extra, params = product_plan_filter("s", product_id, plan_id)
+    month_bounds = [max(month, start) for month in months]  # each month's part of the period begins there
+    rows = db.fetchall(CANCELLED.format(filters=extra), [days, month_bounds, producer_id, start, end, *params])
+    return [Cancellation._make(row) for row in rows]
+
+
+def _grouped(cancelled: list[Cancellation], size: int, index_of: Callable[[Cancellation], int]) -> list[list[Cancellation]]:
+    """The cancellations of each of `size` days or months, by the index `index_of` gives."""
+    groups: list[list[Cancellation]] = [[] for _ in range(size)]
+    for cancellation in cancelled:
+        groups[index_of(cancellation)].append(cancellation)
+    return groups
+
+
+def _monthly(months: list[datetime], active: list[int], cancelled: list[Cancellation]) -> list[dict[str, Any]]:
+    """Each month's part of the period: active at its beginning, cancellations inside it, their rate and origins."""
+    inside_each = _grouped(cancelled, len(months), lambda cancellation: cancellation.month)
+    return [
+        {
+            "month": month.strftime("%Y-%m"),
+            "active_at_start": active_then,
+            "cancellations": len(inside),
+            "rate": _rate(len(inside), active_then),
+            "by_origin": _by_origin(inside),
+        }
+        for month, active_then, inside in zip(months, active, inside_each, strict=True)
+    ]
+
+
+def _daily(days: list[datetime], active: list[int], cancelled: list[Cancellation]) -> list[dict[str, Any]]:
+    """Each day: cancellations inside it, by origin, and the subscriptions active at its 00:00."""
+    inside_each = _grouped(cancelled, len(days), lambda cancellation: cancellation.day)
+    return [
+        {"date": day.date().isoformat(), "cancellations": len(inside), "by_origin": _by_origin(inside), "active": active_then}
+        for day, active_then, inside in zip(days, active, inside_each, strict=True)
+    ]
+
+
+def cancellation_dashboard(db: Database, producer_id: str, start: datetime, end: datetime,
+                           product_id: str | None = None, plan_id: str | None = None) -> dict[str, Any]:
+    """The producer's dashboard of [start, end), of one product or plan if asked: two queries, whatever the period."""
+    months = _month_starts(start, end)
+    days = _days(start, end)
+    cancelled = _cancelled(db, producer_id, start, end, months, days, product_id, plan_id)
     counts = active_at(db, producer_id, [start, *[max(m, start) for m in months], *days], product_id, plan_id)
     active_start, month_active, day_active = counts[0], counts[1 : 1 + len(months)], counts[1 + len(months) :]
-
-    monthly = []
-    for i, month in enumerate(months):
-        month_end = months[i + 1] if i + 1 < len(months) else end
-        inside = [c for c in cancelled if max(month, start) <= c["at"] < min(month_end, end)]
-        monthly.append({
-            "month": month.strftime("%Y-%m"),
-            "active_at_start": month_active[i],
-            "cancellations": len(inside),
-            "rate": _rate(len(inside), month_active[i]),
-            "by_origin": _by_origin(inside),
-        })
-    daily = []
-    for i, d in enumerate(days):
-        inside = [c for c in cancelled if d <= c["at"] < d + timedelta(days=1)]
-        daily.append({"date": d.date().isoformat(), "cancellations": len(inside), "by_origin": _by_origin(inside),
-                      "active": day_active[i]})
+    monthly = _monthly(months, month_active, cancelled)
+    daily = _daily(days, day_active, cancelled)
 
     n = len(cancelled)
-    currency = max({c["currency"] for c in cancelled}, key=lambda cur: sum(c["currency"] == cur for c in cancelled), default="BRL")
-    lt = sum((c["at"] - c["started_at"]).total_seconds() / 86400 / DAYS_PER_MONTH for c in cancelled) / n if n else 0.0
-    ltv = (Decimal(sum(c["total_paid"] for c in cancelled if c["currency"] == currency)) /
-           max(1, sum(c["currency"] == currency for c in cancelled))).quantize(Decimal(1), ROUND_HALF_UP)
+    currency = max({c.currency for c in cancelled}, key=lambda cur: sum(c.currency == cur for c in cancelled), default="BRL")
+    # lifetime_us / 10**6 is timedelta.total_seconds() of the same lifetime, to the last bit.
+    lt = sum(c.lifetime_us / 10**6 / 86400 / DAYS_PER_MONTH for c in cancelled) / n if n else 0.0
+    ltv = (Decimal(sum(c.total_paid for c in cancelled if c.currency == currency)) /
+           max(1, sum(c.currency == currency for c in cancelled))).quantize(Decimal(1), ROUND_HALF_UP)
     return {
         "from": start.isoformat(),
         "to": end.isoformat(),
@@ -124,5 +152,5 @@ def cancellation_dashboard(db: Database, producer_id: str, start: datetime, end:
         "daily": daily,
         "lt_months": round(lt, 2),
         "ltv": {"amount": int(ltv), "currency": currency},
-        "avg_paid_recurrences": round(sum(c["paid_recurrences"] for c in cancelled) / n, 2) if n else 0.0,
+        "avg_paid_recurrences": round(sum(c.paid_recurrences for c in cancelled) / n, 2) if n else 0.0,
     }
