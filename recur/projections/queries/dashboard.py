@@ -5,7 +5,8 @@
   (from the status history). cancellation_rate = cancellations / active at `start` (0 if none).
 - monthly: for each calendar month overlapping the period, active at the month's start (or at
   `start`, whichever is later) and the cancellations inside the month and the period.
-- daily: cancellations each day, and subscriptions active at 00:00 UTC of that day.
+- daily: cancellations each day, and subscriptions active at 00:00 of that day. Days and months are those of the
+  UTC offset `start` carries: the API passes UTC instants (recur.http.query), so its days and months are UTC ones.
 - lt_months: mean of (cancelled_at - started_at) in months of 30.4375 days, over those cancelled in
   the period; ltv: mean total paid by them (integer minor units, rounded half up);
   avg_paid_recurrences: mean of their paid charges.
