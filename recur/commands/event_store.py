@@ -49,6 +49,8 @@ def event_store_env(database_url: str, pool_size: int = 5, create_table: bool = 
         "POSTGRES_MAX_OVERFLOW": "2",
         "POSTGRES_CONN_MAX_AGE": "",
         "POSTGRES_ENABLE_DB_FUNCTIONS": "",
+        # A save's events sent as four plain arrays rather than one composite array (recur.commands.event_recorder).
+        "APPLICATION_RECORDER_TOPIC": "recur.commands.event_recorder:ColumnarRecorder",
         # Only `recur up` / `recur migrate` create the table: concurrent DDL from many workers clashes.
         "CREATE_TABLE": "y" if create_table else "n",
     }
