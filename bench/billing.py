@@ -29,6 +29,8 @@ claims let several schedulers share one run.
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
+import os
 import secrets
 import time
 from datetime import datetime, timedelta
@@ -36,11 +38,13 @@ from typing import Any
 
 import psycopg2.extras
 
-from bench.harness import Row, Stack, main, print_header, print_row, result, scale
+from bench.harness import Row, Stack, main, print_header, print_row, quiet_logs, result, scale
 from bench.workload import actor, card_tokens, make_catalog, subscriber
 
 LOAD_CHUNK = 100  # as recur.commands.billing_batch.SAVE_CHUNK: larger saves were seen to hang psycopg 3's pipeline
 SERIAL_SAMPLE = 40
+# Scheduler processes sharing the P4 run through their claims (BENCH_BILLING_PROCESSES; 1 is the run in this process).
+PROCESSES = int(os.environ.get("BENCH_BILLING_PROCESSES") or 2)
 
 
 @dataclasses.dataclass
@@ -113,6 +117,44 @@ def billing_run(services: Any, expected: int) -> tuple[float, Any]:
     return expected / elapsed, report
 
 
+def scheduler_process(settings: Any, url: str, moment: datetime, ready: Any, reports: Any) -> None:
+    """One scheduler process, as `recur worker scheduler` or `recur bill` runs: its own services; its pass starts when
+    every process is ready (so that starting Python is not timed), and reports (examined, charges, errors)."""
+    from recur.bootstrap import build_services
+    from recur.scheduler import run_due
+
+    quiet_logs()
+    services = dataclasses.replace(build_services(settings, url, pool_size=4), clock=StoppedClock(moment))
+    try:
+        ready.wait()
+        report = run_due(services, moment)
+        reports.put((report.examined, report.charges, report.errors))
+    finally:
+        services.close()
+
+
+def billing_run_in_processes(settings: Any, url: str, moment: datetime, expected: int, processes: int) -> tuple[float, int]:
+    """`processes` schedulers billing the same due work at once, shared through their claims; returns charges per
+    second from the moment all are ready to the last one's end, and the subscriptions examined."""
+    context = multiprocessing.get_context("spawn")
+    ready, reports = context.Barrier(processes + 1), context.Queue()
+    workers = [context.Process(target=scheduler_process, args=(settings, url, moment, ready, reports), name=f"scheduler-{k}")
+               for k in range(processes)]
+    for worker in workers:
+        worker.start()
+    try:
+        ready.wait(timeout=120)
+        started = time.perf_counter()
+        passes = [reports.get(timeout=1800) for _ in workers]
+        elapsed = time.perf_counter() - started
+    finally:
+        for worker in workers:
+            worker.join(timeout=60)
+    examined, charges, errors = (sum(column) for column in zip(*passes, strict=True))
+    assert (charges, errors) == (expected, 0), passes
+    return expected / elapsed, examined
+
+
 def run(stack: Stack) -> dict[str, Any]:
     from recur.bootstrap import build_services
     from recur.gateways.sandbox import SandboxGateway
@@ -124,22 +166,36 @@ def run(stack: Stack) -> dict[str, Any]:
     notes: list[str] = []
 
     url = stack.new_database("billing")
-    services = dataclasses.replace(build_services(stack.settings(url), url, pool_size=4), clock=renewal)
+    settings = stack.settings(url)
+    services = dataclasses.replace(build_services(settings, url, pool_size=4), clock=renewal)
     try:
         t0 = time.perf_counter()
         load_subscriptions(services, count, started)
         _, held = load_subscriptions(services, min(count, scale(20_000, 200)), started - timedelta(days=3), keep=True)
+        # The one-process sample: due ten days before the others, billed (alone) at that instant.
+        sample, _ = load_subscriptions(services, min(count, scale(20_000, 200)), started - timedelta(days=10))
         loaded_in = time.perf_counter() - t0
         # The baseline's subscriptions are due too: take them out of the schedule before the run.
         services.db.execute("DELETE FROM rm_billing_schedule WHERE subscription_id = ANY(%s::uuid[])", ([str(s.id) for s in held],))
         baseline = renew_one_save_each(services, held, renewal.moment)
-        recur_rate, report = billing_run(services, count)
+        early = StoppedClock(renewal.moment - timedelta(days=10))
+        one_process_rate, _ = billing_run(dataclasses.replace(services, clock=early), len(sample))
+        services.db.execute("DELETE FROM rm_billing_schedule WHERE subscription_id = ANY(%s::uuid[])", (sample,))
+        if PROCESSES > 1:
+            recur_rate, examined = billing_run_in_processes(settings, url, renewal.moment, count, PROCESSES)
+        else:
+            recur_rate, report = billing_run(services, count)
+            examined = report.examined
     finally:
         services.close()
     renewals_s = count / recur_rate
-    rows = [Row(f"run_due, {count} due renewals, 0 ms gateway", recur_rate, baseline)]
-    notes.append(f"{count} renewals in {renewals_s:.1f} s ({report.examined} examined, {report.charges} charges); baseline: "
-                 f"{len(held)} subscriptions saved one by one. Loader: {loaded_in:.0f} s for {count + len(held)} subscriptions.")
+    rows = [Row(f"run_due, {count} due renewals, 0 ms gateway, {PROCESSES} scheduler process{'es' if PROCESSES > 1 else ''}",
+                recur_rate, baseline)]
+    notes.append(f"{count} renewals in {renewals_s:.1f} s by {PROCESSES} scheduler process{'es' if PROCESSES > 1 else ''} "
+                 f"({examined} examined, {count} charges); baseline: {len(held)} subscriptions saved one by one. "
+                 f"Loader: {loaded_in:.0f} s for {count + len(held) + len(sample)} subscriptions.")
+    notes.append(f"One scheduler process alone (run_due in the benchmark's process, {len(sample)} other due renewals billed just "
+                 f"before): {one_process_rate:,.0f} charges/s, {one_process_rate / baseline:.2f}x the baseline.")
     notes.append(f"Targets: ratio >= 1.0 ({'met' if recur_rate >= baseline else 'not met'}); 100,000 renewals < 90 s: "
                  f"{100_000 / recur_rate:.0f} s at this rate ({'met' if 100_000 / recur_rate < 90 else 'not met'}"
                  f"{'' if count >= 100_000 else f', extrapolated from {count}'}).")
