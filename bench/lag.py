@@ -33,6 +33,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from bench.cpu_shares import CpuMeter, cores, postgres_cpu, process_cpu
 from bench.harness import ADMIN_TOKEN, DATA, ROOT, Row, Stack, main, measure, print_header, print_row, result, scale
 from bench.workload import actor, card_tokens, make_catalog, start_fields
 
@@ -200,8 +201,13 @@ def run(stack: Stack) -> dict[str, Any]:
             poller.wait(warmup + burst, 120, check)
             poller.lags.clear()
             per_second = PACE * top
+            meter = CpuMeter({"driver": process_cpu(os.getpid()), "relay": process_cpu(workers[0].process.pid),
+                              "consumer": process_cpu(workers[1].process.pid), "PostgreSQL": postgres_cpu(stack.postgres.pgdata),
+                              "broker": process_cpu(stack.broker.pid)})
+            meter.start()
             achieved = paced(starter(warmup + burst), n, per_second, poller)
             poller.wait(n, 120, check)
+            spent = meter.shares()
             lags = sorted(v * 1000 for v in poller.lags.values())
         finally:
             poller.close()
@@ -267,7 +273,23 @@ def run(stack: Stack) -> dict[str, Any]:
         + ("" if events_rate >= TARGET_RATE else " (the highest steady rate this machine sustained with relay, consumer and "
            "PostgreSQL on the same two cores; batched commands or more processes would be needed for 1,000 events/s)") + ".",
     ]
+    notes.append(cpu_note(spent, n))
+    for note in notes:
+        print("   " + note)
     return result("lag", "End-to-end lag: command committed -> read model updated (P2)", "ms", BASELINE, rows, notes)
+
+
+def cpu_note(spent: dict[str, float], commands: int) -> str:
+    """Where the cores went during the paced phase, per command, and the rate they would allow with nothing else on them."""
+    per_command = {name: seconds * 1000 / commands for name, seconds in spent.items()}
+    ours = sum(ms for name, ms in per_command.items() if name != "other work")
+    ceiling = cores() * 1000 / ours
+    parts = ", ".join(f"{name} {ms:.2f}" for name, ms in per_command.items() if name != "other work")
+    return (f"CPU per command over the paced phase, in ms (kernel accounting, per process): {parts}; {ours:.2f} in all, "
+            f"plus {per_command['other work']:.2f} of other work on the machine. At that cost the {cores()} cores, doing "
+            f"nothing else, would allow at most {ceiling:,.0f} commands/s = {ceiling * EVENTS_PER_COMMAND:,.0f} events/s; the "
+            f"driver alone (one process: start_subscription's Python under one GIL) at most "
+            f"{1000 / per_command['driver']:,.0f} commands/s.")
 
 
 if __name__ == "__main__":
