@@ -1,29 +1,37 @@
 """Billing run: renewals charged per second (P4), and the overlap of a slow gateway's calls (P4b).
 
-recur: `run_due` as the scheduler runs it, over subscriptions whose monthly renewal is due: claims of 500
-(billing_claims), each batch loaded with one query, its attempts saved 100 per event-store transaction, the sandbox
-gateway called for each (a transaction each, 64 in flight), the answers saved the same way. The subscriptions
-are made by a direct loader (the domain verbs of `start_subscription`, saved 100 at a time, and their rows in the
-billing-schedule read model), so that 100,000 of them take a minute, not ten.
+recur: `run_due` as the scheduler runs it, over subscriptions whose monthly renewal is due, by two scheduler processes
+at once (BENCH_BILLING_PROCESSES; as two `recur worker scheduler` or `recur bill` would: each its own services, sharing
+the run through their claims, started before the clock runs). Each pass claims 500 at a time (billing_claims, in
+(due_at, id) order from where its last claim ended), loads the batch with one query (and its data keys with one more),
+saves its attempts 100 per event-store transaction, hands the sandbox gateway calls to its lane (a transaction each,
+as many at once as its pool has connections) and, while they are answered, claims, loads and decides the next batch;
+then saves the answers the same way. One process alone is measured too, on a sample billed just before (notes). The
+subscriptions are made by a direct loader (the domain verbs of `start_subscription`, saved 100 at a time, and their rows
+in the billing-schedule read model), so that 100,000 of them take a minute or two, not ten.
 
 baseline (P4): the bare eventsourcing save rate of the same events: other subscriptions loaded the same way, held in
 memory, and the same renewal decided on each (begin_charge, record_charge_approved: the same ChargeAttempted,
 ChargeSucceeded and Rescheduled events), saved with one `events.store` per subscription, as a billing run that saves
-each subscription on its own pays at least; no loads, no gateway, no claims. Target: ratio >= 1.0, and 100,000
-renewals in under 90 s.
+each subscription on its own pays at least; no loads, no gateway, no claims; one process. Target: ratio >= 1.0, and
+100,000 renewals in under 90 s.
 
-P4b: the same run with the sandbox gateway answering in 200 ms (RECUR_SANDBOX_GATEWAY_LATENCY_MS=200). Its baseline
-is the serial run: `bill_one` (load, save the attempt, call, save the answer) one subscription after another on a
-sample, its time per subscription times the count. The ratio is serial time / actual time. Target >= 20.
+P4b: the same run with the sandbox gateway answering in 200 ms (RECUR_SANDBOX_GATEWAY_LATENCY_MS=200), one process. Its
+baseline is the serial run: `bill_one` (load, save the attempt, call, save the answer) one subscription after another on
+a sample, its time per subscription times the count. The ratio is serial time / actual time. Target >= 20.
 
-Where the time goes (py-spy, 40 samples/s, `BENCH_SCALE=0.2`: 20,000 renewals; shares of the main thread's samples in
-`run_due`): event-store saves 38% (of which psycopg 3 dumping the stored-event array in Python, 14%, and waiting for
-the server, 25% of the run in `Connection.wait`), `load_many` 29% (JSON decoding and replaying the events), deciding the
-renewals in memory 8%, and a runtime `Protocol` isinstance() per replayed event in eventsourcing's `project_aggregate`
-10%, since removed (`load_many` applies the events itself). The sandbox's charge transactions run on the lane's threads
-and in PostgreSQL, on the same two cores. What would close the gap to the targets: a faster dump of the stored events
-(psycopg's C implementation, or COPY), fewer or smaller events per renewal, and more processes:
-claims let several schedulers share one run.
+Where the time goes (one process, 10,000 renewals on a quiet machine: 8.6 s; kernel CPU accounting, the phases' thread
+CPU, and py-spy at 100 samples/s): the process used 6.6 s of CPU and PostgreSQL 4.6 s, so neither core was full. The
+main thread's 4.6 s: `load_many` 2.1 s (decoding the stored events 1.1 s: JSON, datetimes, opening the sealed personal
+data; the rest fetching the rows and replaying five events per subscription), the saves 1.4 s (encoding the events 0.5 s,
+psycopg's array dumps and pipeline 0.6 s), deciding and applying the answers 1.1 s. The lane's threads used the other
+2 s (psycopg2, six statements per sandbox charge); meanwhile the main thread waited about 2 s for the sandbox's answers
+(its charges need the GIL the main thread holds), 1.2 s for the server during saves (the hash-chain trigger, one row at
+a time) and 0.4 s for the loads. A second process fills those waits: two processes did 1.2-1.4x one. Fixed on the way:
+claims that rescanned every subscription the pass had billed (quadratic: 18 s of a 100,000 run), one data-key query
+per subscription loaded, the composite-array dump of each save (psycopg 3 in Python, hex-escaped bytes), and the
+run's own statements waiting behind the lane's for a connection. What would go further: fewer or smaller events per
+renewal, snapshots once histories grow, and a cheaper sandbox charge (one statement instead of six round trips).
 """
 
 from __future__ import annotations

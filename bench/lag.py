@@ -5,14 +5,21 @@ called from a few threads at a steady, paced rate, with the relay and the projec
 runs them (`python -m recur.cli worker relay|consumer`, separate processes on the same two cores). The lag of a
 command is the time from its return (its last event committed) to the moment a poller, querying `rm_subscriptions`
 every few milliseconds on its own connection, first sees the subscription charged (`paid_recurrences >= 1`): the
-relay's LISTEN wake-up and read, the publish to Kafka, the consumer's poll and its read-model transaction, plus half
-a poll interval on average.
+relay's LISTEN wake-up (it then gathers for 10 ms, so that a batch holds several commands) and read, the publish to
+Kafka, the consumer's poll and its read-model transaction, plus half a poll interval on average.
 
 The rate: the highest steady rate this machine sustains with the pipeline running. A short unpaced burst of commands
 first measures what the threads can do at most; the paced phase then runs at a share of it (PACE), so that commands
 do not queue behind each other and the lag is the pipeline's, not a backlog's. The rate achieved is given in events/s.
 Target: p99 < 500 ms at 1,000 events/s; a 2-core machine running API, relay, consumer and PostgreSQL together does
-not reach 1,000 events/s of commands, so the figure is at the rate stated.
+not reach 1,000 events/s of commands, so the figure is at the rate stated. Why not: the notes give the CPU each process
+spent per command over the paced phase (bench/cpu_shares.py: the driver, the relay, the consumer, the whole PostgreSQL
+cluster, the broker, and other work on the machine) and the rate the two cores would allow at that cost. Measured at
+BENCH_SCALE=0.5 on a quiet machine: 7.5 ms of CPU per command in all (driver 2.2, PostgreSQL 2.8, relay 1.2, consumer
+0.8, broker 0.5), so at most about 265 commands/s = 800 events/s with every core busy; 1,000 events/s needs the
+whole pipeline near 6 ms per command. More driver processes would not help (the driver reaches about 236/s on its own,
+close to that ceiling); the cost per command is the gap: the start's 17 statements and two event-store saves, the
+sandbox charge's transaction, and each event's trip through relay, broker and consumer.
 
 baseline: the raw round trip of the same steps without Kafka: the same threads at the same rate INSERT a ~1 KB row
 into a plain table and commit, and the same poller, on its own connection, sees it: what PostgreSQL, the client and
@@ -271,7 +278,7 @@ def run(stack: Stack) -> dict[str, Any]:
         f"{b50:.1f}, p99 {b99:.1f}, max {raw[-1]:.1f}. Poll interval {POLL * 1000:.0f} ms (in both).",
         f"Target p99 < {TARGET_MS:.0f} ms at {TARGET_RATE:,} events/s: {met}{rate_note}"
         + ("" if events_rate >= TARGET_RATE else " (the highest steady rate this machine sustained with relay, consumer and "
-           "PostgreSQL on the same two cores; batched commands or more processes would be needed for 1,000 events/s)") + ".",
+           "PostgreSQL on the same two cores; the CPU each part spends per command, below, says why)") + ".",
     ]
     notes.append(cpu_note(spent, n))
     for note in notes:
