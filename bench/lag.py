@@ -14,12 +14,13 @@ do not queue behind each other and the lag is the pipeline's, not a backlog's. T
 Target: p99 < 500 ms at 1,000 events/s; a 2-core machine running API, relay, consumer and PostgreSQL together does
 not reach 1,000 events/s of commands, so the figure is at the rate stated. Why not: the notes give the CPU each process
 spent per command over the paced phase (bench/cpu_shares.py: the driver, the relay, the consumer, the whole PostgreSQL
-cluster, the broker, and other work on the machine) and the rate the two cores would allow at that cost. Measured at
-BENCH_SCALE=0.5 on a quiet machine: 7.5 ms of CPU per command in all (driver 2.2, PostgreSQL 2.8, relay 1.2, consumer
-0.8, broker 0.5), so at most about 265 commands/s = 800 events/s with every core busy; 1,000 events/s needs the
-whole pipeline near 6 ms per command. More driver processes would not help (the driver reaches about 236/s on its own,
-close to that ceiling); the cost per command is the gap: the start's 17 statements and two event-store saves, the
-sandbox charge's transaction, and each event's trip through relay, broker and consumer.
+cluster, the broker, and other work on the machine) and the rate the two cores would allow at that cost. Measured in
+runs at BENCH_SCALE=0.2 and 0.5: 7.5-9.6 ms of CPU per command in all (driver 2.2-3.1, PostgreSQL 2.8-3.4, relay
+1.2-1.6, consumer 0.8-1.1, broker 0.5-0.7), so at most 210-265 commands/s = 625-800 events/s with both cores busy and
+nothing else running; 1,000 events/s needs the whole pipeline at 6 ms per command or less. More driver processes would
+not help (the driver's threads reach 236-241/s unpaced on their own, at that ceiling already); the cost per command is
+the gap: the start's 17 statements and two event-store saves, the sandbox charge's transaction, and each event's trip
+through relay, broker and consumer.
 
 baseline: the raw round trip of the same steps without Kafka: the same threads at the same rate INSERT a ~1 KB row
 into a plain table and commit, and the same poller, on its own connection, sees it: what PostgreSQL, the client and
