@@ -27,7 +27,7 @@ data; the rest fetching the rows and replaying five events per subscription), th
 psycopg's array dumps and pipeline 0.6 s), deciding and applying the answers 1.1 s. The lane's threads used the other
 2 s (psycopg2, six statements per sandbox charge); meanwhile the main thread waited about 2 s for the sandbox's answers
 (its charges need the GIL the main thread holds), 1.2 s for the server during saves (the hash-chain trigger, one row at
-a time) and 0.4 s for the loads. A second process fills those waits: two processes did 1.2-1.4x one. Fixed on the way:
+a time) and 0.4 s for the loads. A second process fills those waits: two processes did 1.2-1.5x one. Fixed on the way:
 claims that rescanned every subscription the pass had billed (quadratic: 18 s of a 100,000 run), one data-key query
 per subscription loaded, the composite-array dump of each save (psycopg 3 in Python, hex-escaped bytes), and the
 run's own statements waiting behind the lane's for a connection. What would go further: fewer or smaller events per
