@@ -5,14 +5,22 @@ called from a few threads at a steady, paced rate, with the relay and the projec
 runs them (`python -m recur.cli worker relay|consumer`, separate processes on the same two cores). The lag of a
 command is the time from its return (its last event committed) to the moment a poller, querying `rm_subscriptions`
 every few milliseconds on its own connection, first sees the subscription charged (`paid_recurrences >= 1`): the
-relay's LISTEN wake-up and read, the publish to Kafka, the consumer's poll and its read-model transaction, plus half
-a poll interval on average.
+relay's LISTEN wake-up (it then gathers for 10 ms, so that a batch holds several commands) and read, the publish to
+Kafka, the consumer's poll and its read-model transaction, plus half a poll interval on average.
 
 The rate: the highest steady rate this machine sustains with the pipeline running. A short unpaced burst of commands
 first measures what the threads can do at most; the paced phase then runs at a share of it (PACE), so that commands
 do not queue behind each other and the lag is the pipeline's, not a backlog's. The rate achieved is given in events/s.
 Target: p99 < 500 ms at 1,000 events/s; a 2-core machine running API, relay, consumer and PostgreSQL together does
-not reach 1,000 events/s of commands, so the figure is at the rate stated.
+not reach 1,000 events/s of commands, so the figure is at the rate stated. Why not: the notes give the CPU each process
+spent per command over the paced phase (bench/cpu_shares.py: the driver, the relay, the consumer, the whole PostgreSQL
+cluster, the broker, and other work on the machine) and the rate the two cores would allow at that cost. Measured in
+runs at BENCH_SCALE=0.2 and 0.5: 7.5-9.6 ms of CPU per command in all (driver 2.2-3.1, PostgreSQL 2.8-3.4, relay
+1.2-1.6, consumer 0.8-1.1, broker 0.5-0.7), so at most 210-265 commands/s = 625-800 events/s with both cores busy and
+nothing else running; 1,000 events/s needs the whole pipeline at 6 ms per command or less. More driver processes would
+not help (the driver's threads reach 236-241/s unpaced on their own, at that ceiling already); the cost per command is
+the gap: the start's 17 statements and two event-store saves, the sandbox charge's transaction, and each event's trip
+through relay, broker and consumer.
 
 baseline: the raw round trip of the same steps without Kafka: the same threads at the same rate INSERT a ~1 KB row
 into a plain table and commit, and the same poller, on its own connection, sees it: what PostgreSQL, the client and
@@ -33,6 +41,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from bench.cpu_shares import CpuMeter, cores, postgres_cpu, process_cpu
 from bench.harness import ADMIN_TOKEN, DATA, ROOT, Row, Stack, main, measure, print_header, print_row, result, scale
 from bench.workload import actor, card_tokens, make_catalog, start_fields
 
@@ -200,8 +209,13 @@ def run(stack: Stack) -> dict[str, Any]:
             poller.wait(warmup + burst, 120, check)
             poller.lags.clear()
             per_second = PACE * top
+            meter = CpuMeter({"driver": process_cpu(os.getpid()), "relay": process_cpu(workers[0].process.pid),
+                              "consumer": process_cpu(workers[1].process.pid), "PostgreSQL": postgres_cpu(stack.postgres.pgdata),
+                              "broker": process_cpu(stack.broker.pid)})
+            meter.start()
             achieved = paced(starter(warmup + burst), n, per_second, poller)
             poller.wait(n, 120, check)
+            spent = meter.shares()
             lags = sorted(v * 1000 for v in poller.lags.values())
         finally:
             poller.close()
@@ -265,9 +279,25 @@ def run(stack: Stack) -> dict[str, Any]:
         f"{b50:.1f}, p99 {b99:.1f}, max {raw[-1]:.1f}. Poll interval {POLL * 1000:.0f} ms (in both).",
         f"Target p99 < {TARGET_MS:.0f} ms at {TARGET_RATE:,} events/s: {met}{rate_note}"
         + ("" if events_rate >= TARGET_RATE else " (the highest steady rate this machine sustained with relay, consumer and "
-           "PostgreSQL on the same two cores; batched commands or more processes would be needed for 1,000 events/s)") + ".",
+           "PostgreSQL on the same two cores; the CPU each part spends per command, below, says why)") + ".",
     ]
+    notes.append(cpu_note(spent, n))
+    for note in notes:
+        print("   " + note)
     return result("lag", "End-to-end lag: command committed -> read model updated (P2)", "ms", BASELINE, rows, notes)
+
+
+def cpu_note(spent: dict[str, float], commands: int) -> str:
+    """Where the cores went during the paced phase, per command, and the rate they would allow with nothing else on them."""
+    per_command = {name: seconds * 1000 / commands for name, seconds in spent.items()}
+    ours = sum(ms for name, ms in per_command.items() if name != "other work")
+    ceiling = cores() * 1000 / ours
+    parts = ", ".join(f"{name} {ms:.2f}" for name, ms in per_command.items() if name != "other work")
+    return (f"CPU per command over the paced phase, in ms (kernel accounting, per process): {parts}; {ours:.2f} in all, "
+            f"plus {per_command['other work']:.2f} of other work on the machine. At that cost the {cores()} cores, doing "
+            f"nothing else, would allow at most {ceiling:,.0f} commands/s = {ceiling * EVENTS_PER_COMMAND:,.0f} events/s; the "
+            f"driver alone (one process: start_subscription's Python under one GIL) at most "
+            f"{1000 / per_command['driver']:,.0f} commands/s.")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 recur: `Relay.publish_batch()` in a loop until the log is drained, over a history of ~20k events
 (subscriptions started and charged; see bench.workload.history_database). Each batch reads 500
-notifications, decodes and encodes them as public events, sends them, flushes, checks every
-acknowledged offset and records its position in PostgreSQL.
+notifications, decodes them together (the subscriptions' data keys with one query), encodes them as
+public events, sends them, flushes, checks every acknowledged offset and records its position in
+PostgreSQL.
 
 baseline: a raw kafka-python KafkaProducer with the relay's settings (acks=all, linger 2 ms, one
 request in flight) sending the same messages (same keys, headers and values, encoded beforehand)

@@ -11,7 +11,9 @@ a subscription may still look due, and the aggregate then finds nothing to charg
 so the same pass never takes them twice. `finish_pass` deletes what is left of a pass's claims.
 
 This replaces one advisory-lock round trip per subscription: a batch of 500 costs one statement to claim and one to
-release. It sits beside the scheduler: it reads the billing-schedule read model.
+release. A pass claims in the order (due_at, subscription_id) and starts each claim where its last one ended
+(ClaimCursor), so a claim reads only the rows it takes, however many the pass already billed. It sits beside the
+scheduler: it reads the billing-schedule read model.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 from recur.commands import scheduler_failures
@@ -34,24 +37,46 @@ def new_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
-def claim_due(db: Database, owner: str, now: datetime, limit: int) -> list[str]:
+@dataclass
+class ClaimCursor:
+    """How far a pass has claimed, in the order (due_at, subscription_id): its next claim starts after that row.
+
+    Subscriptions a pass billed stay due in the schedule until the read model catches up (in a run of 100,000 renewals at
+    one instant, all of them); starting each claim from the beginning scanned every one of those again, which made a
+    long run quadratic. What a pass leaves behind its cursor (rows another scheduler held when it went by) is the next
+    pass's, which starts from the beginning."""
+
+    due_at: datetime | None = None
+    subscription_id: str | None = None
+
+
+def claim_due(db: Database, owner: str, now: datetime, limit: int, cursor: ClaimCursor | None = None) -> list[str]:
     """Claim up to `limit` subscriptions due at `now`, earliest first, that no other live pass holds and this pass has
-    not taken yet; returns their ids. Subscriptions waiting out a failure backoff are left out."""
+    not taken yet; returns their ids. Subscriptions waiting out a backoff are left out. With a `cursor`, the claim
+    starts after it, and the cursor moves to the last subscription claimed."""
+    after = cursor is not None and cursor.due_at is not None
     rows = db.fetchall(
         "WITH due AS ("
-        " SELECT b.subscription_id FROM rm_billing_schedule b"
+        " SELECT b.subscription_id, b.due_at FROM rm_billing_schedule b"
         " LEFT JOIN billing_claims c ON c.subscription_id = b.subscription_id"
         f" WHERE b.due_at <= %(now)s AND {scheduler_failures.NOT_BACKING_OFF}"
+        + (" AND (b.due_at, b.subscription_id) > (%(after_due)s, %(after_id)s::uuid)" if after else "") +
         "  AND (c.subscription_id IS NULL OR (c.lease_until <= now() AND c.owner <> %(owner)s))"
-        " ORDER BY b.due_at LIMIT %(limit)s"
-        " FOR UPDATE OF b SKIP LOCKED)"
+        " ORDER BY b.due_at, b.subscription_id LIMIT %(limit)s"
+        " FOR UPDATE OF b SKIP LOCKED),"
+        " claimed AS ("
         " INSERT INTO billing_claims AS c (subscription_id, owner, lease_until)"
         " SELECT subscription_id, %(owner)s, now() + make_interval(secs => %(lease)s) FROM due"
         " ON CONFLICT (subscription_id) DO UPDATE SET owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until"
         " WHERE c.lease_until <= now() AND c.owner <> EXCLUDED.owner"
-        " RETURNING c.subscription_id::text",
-        {"now": now, "owner": owner, "limit": limit, "lease": LEASE_S},
+        " RETURNING c.subscription_id)"
+        " SELECT due.subscription_id::text, due.due_at FROM due JOIN claimed USING (subscription_id)"
+        " ORDER BY due.due_at, due.subscription_id",
+        {"now": now, "owner": owner, "limit": limit, "lease": LEASE_S,
+         "after_due": cursor.due_at if cursor else None, "after_id": cursor.subscription_id if cursor else None},
     )
+    if cursor is not None and rows:
+        cursor.subscription_id, cursor.due_at = rows[-1]
     return [row[0] for row in rows]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import threading
@@ -45,15 +46,51 @@ def describe_error(error: BaseException) -> tuple[str, str]:
     return type(error).__name__, storable_text(str(error).strip() or repr(error))
 
 
+class Slots:
+    """A counting semaphore that hands a released slot to the thread that has waited longest.
+
+    threading.Semaphore lets the releasing thread take the slot straight back: a pool of gateway calls (each thread
+    releasing its connection and asking again for the next call) then keeps every connection for as long as it has
+    calls queued, and the billing run's own statements on the same pool waited for the whole batch of calls."""
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._waiting: collections.deque[threading.Event] = collections.deque()
+        self._lock = threading.Lock()
+
+    def acquire(self, timeout: float) -> bool:
+        with self._lock:
+            if self._free and not self._waiting:
+                self._free -= 1
+                return True
+            turn = threading.Event()
+            self._waiting.append(turn)
+        if turn.wait(timeout):
+            return True
+        with self._lock:
+            if turn.is_set():  # handed over while timing out
+                return True
+            self._waiting.remove(turn)
+            return False
+
+    def release(self) -> None:
+        with self._lock:
+            if self._waiting:
+                self._waiting.popleft().set()  # the slot passes to the longest waiter, never back to the pool
+            else:
+                self._free += 1
+
+
 class Database:
     """A pool of psycopg2 connections. minconn == maxconn: a smaller minconn makes the pool
     close returned connections and open new backends (measured: half the throughput)."""
 
     def __init__(self, url: str, size: int = 4) -> None:
         self.url = url
+        self.size = size
         self.pool = psycopg2.pool.ThreadedConnectionPool(size, size, url)
-        # The pool fails at once when exhausted; callers wait for a free connection instead.
-        self._slots = threading.BoundedSemaphore(size)
+        # The pool fails at once when exhausted; callers wait for a free connection instead, in turn.
+        self._slots = Slots(size)
 
     def _take_slot(self) -> None:
         """Wait for a free connection, no longer than the request's deadline (30 s outside requests)."""

@@ -9,7 +9,9 @@ billing run and clock advance, `recur bill` and the scheduler loop of `recur up`
 A pass bills in batches (recur.commands.billing_batch): claim up to BATCH due subscriptions with one statement
 (recur.billing_claims: several schedulers, on one host or many, share the work without overlap), record the batch's
 attempts in event-store saves of 100, call the gateway for all of them concurrently (a bounded number in flight), record
-the answers the same way. The aggregate guard plus gateway idempotency keep even a double visit harmless.
+the answers the same way. Two batches overlap: the next one is claimed, loaded, decided and its attempts stored while the
+gateway answers the calls of the one before, whose answers are recorded after that. The aggregate guard plus gateway
+idempotency keep even a double visit harmless.
 
 A subscription whose billing raises is recorded and set aside for a backoff (scheduler_failures),
 so one broken subscription neither stops the others nor is retried every second forever. A payment
@@ -30,7 +32,7 @@ import psycopg2
 from recur import billing_claims
 from recur.commands import scheduler_failures
 from recur.commands.billing import bill_subscription
-from recur.commands.billing_batch import BatchOutcome, bill_batch
+from recur.commands.billing_batch import BatchOutcome, StartedBatch, start_batch
 from recur.commands.gateway import GatewayUnavailableError
 from recur.commands.gateway_calls import lane_for
 from recur.commands.services import Services
@@ -72,14 +74,22 @@ def run_due(services: Services, now: datetime | None = None, limit: int = 100_00
     owner = billing_claims.new_owner()
     lane = lane_for(services.gateway, services.settings.gateway_concurrency)
     actor = system_actor()
+    cursor = billing_claims.ClaimCursor()
+    under_way: tuple[list[str], StartedBatch] | None = None
     try:
-        while report.examined < limit:
-            claimed = billing_claims.claim_due(services.db, owner, now, min(batch, limit - report.examined))
-            if not claimed:
+        while True:
+            try:
+                room = limit - report.examined - (len(under_way[0]) if under_way else 0)
+                claimed = billing_claims.claim_due(services.db, owner, now, min(batch, room), cursor) if room > 0 else []
+                started = start_batch(services, claimed, actor, lane) if claimed else None
+            finally:
+                # The previous batch's calls were answered while this one was loaded and decided: record them now (also
+                # when starting this one failed, so that its attempts do not wait for the next pass).
+                if under_way is not None:
+                    _finish(services, owner, report, *under_way)
+            if started is None:
                 break
-            outcome = bill_batch(services, claimed, actor, lane)
-            _tally(services, report, claimed, outcome)
-            billing_claims.batch_done(services.db, owner, claimed)
+            under_way = (claimed, started)
         report.skipped_locked += billing_claims.held_elsewhere(services.db, owner, now)
     finally:
         try:
@@ -87,6 +97,11 @@ def run_due(services: Services, now: datetime | None = None, limit: int = 100_00
         except psycopg2.Error:
             log.warning("could not remove the claims of pass %s: they expire in %d s", owner, billing_claims.LEASE_S, exc_info=True)
     return report
+
+
+def _finish(services: Services, owner: str, report: RunReport, claimed: list[str], started: StartedBatch) -> None:
+    _tally(services, report, claimed, started.finish())
+    billing_claims.batch_done(services.db, owner, claimed)
 
 
 def _tally(services: Services, report: RunReport, claimed: list[str], outcome: BatchOutcome) -> None:

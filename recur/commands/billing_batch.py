@@ -8,6 +8,10 @@ Per batch, four steps, each one round trip or one pool of calls rather than one 
 3. call the gateway for every attempt concurrently, at most the lane's limit in flight;
 4. record the answers the same way.
 
+`start_batch` does steps 1-3 and returns while the calls are under way; `StartedBatch.finish` does step 4. The billing
+run starts the next batch before it finishes this one, so the main thread loads, decides and saves while the gateway
+answers, instead of waiting for it (`bill_batch` does both at once).
+
 Never twice holds as in the serial path (billing.py): an attempt is stored before its call, the call carries its
 idempotency key, an answer is accepted only by the attempt still awaiting it. A crash between 2 and 4 leaves attempts in
 flight; the next run finds them (`pending_charge`) and asks the gateway again with the same keys.
@@ -27,7 +31,7 @@ from functools import partial
 from recur.commands import billing
 from recur.commands.event_store import ConcurrentModificationError, NotFoundError
 from recur.commands.gateway import BoletoResult, ChargeResult, GatewayOutcomeUnknown
-from recur.commands.gateway_calls import GatewayLane
+from recur.commands.gateway_calls import Answers, GatewayLane
 from recur.commands.refund_settlement import settle_due_refunds
 from recur.commands.services import Services
 from recur.domain.actor import Actor
@@ -51,9 +55,44 @@ class BatchOutcome:
     in_flight: int = 0
 
 
+@dataclass
+class StartedBatch:
+    """A batch whose attempts are stored and whose gateway calls are under way (steps 1-3); `finish` waits for the
+    answers and records them (step 4). The billing run starts the next batch before finishing this one, so that its
+    loading and deciding overlap these calls."""
+
+    services: Services
+    actor: Actor
+    loaded: dict[str, Subscription]
+    requests: dict[str, ChargeRequest]
+    answers: Answers[str, ChargeResult | BoletoResult] | None
+    outcome: BatchOutcome
+
+    def finish(self) -> BatchOutcome:
+        if self.answers is None:
+            return self.outcome  # billed one by one already
+        _record_answers(self.services, self.loaded, self.requests, self.answers.wait(), self.actor, self.outcome)
+        for sub_id, sub in self.loaded.items():
+            if sub_id in self.outcome.failed:
+                continue
+            try:
+                settle_due_refunds(self.services, sub, self.actor)
+            except Exception as error:  # noqa: BLE001 - one subscription's error is set aside, the batch goes on
+                self.outcome.failed[sub_id] = error
+                continue
+            self.outcome.billed.append(sub_id)
+        return self.outcome
+
+
 def bill_batch(services: Services, sub_ids: list[str], actor: Actor, lane: GatewayLane,
                bill_one: Callable[[str], Subscription] | None = None) -> BatchOutcome:
     """Do everything due now on each subscription of the batch (see the module's docstring)."""
+    return start_batch(services, sub_ids, actor, lane, bill_one).finish()
+
+
+def start_batch(services: Services, sub_ids: list[str], actor: Actor, lane: GatewayLane,
+                bill_one: Callable[[str], Subscription] | None = None) -> StartedBatch:
+    """Steps 1-3 of the module's docstring: the batch loaded, its attempts stored, their gateway calls handed to the lane."""
     bill_one = bill_one or partial(billing.bill_subscription, services, actor=actor)
     outcome = BatchOutcome()
     loaded: dict[str, Subscription] = services.events.load_many(sub_ids, Subscription)
@@ -79,19 +118,9 @@ def bill_batch(services: Services, sub_ids: list[str], actor: Actor, lane: Gatew
     except ConcurrentModificationError:
         log.info("a batch of %d subscriptions clashed with another writer: billing them one by one", len(loaded))
         _one_by_one(list(loaded), bill_one, outcome)
-        return outcome
-    answers = lane.run_all((sub_id, partial(billing.call_gateway, services, sub_id, request)) for sub_id, request in requests.items())
-    _record_answers(services, loaded, requests, answers, actor, outcome)
-    for sub_id, sub in loaded.items():
-        if sub_id in outcome.failed:
-            continue
-        try:
-            settle_due_refunds(services, sub, actor)
-        except Exception as error:  # noqa: BLE001 - as above
-            outcome.failed[sub_id] = error
-            continue
-        outcome.billed.append(sub_id)
-    return outcome
+        return StartedBatch(services, actor, loaded, requests, None, outcome)
+    answers = lane.submit_all((sub_id, partial(billing.call_gateway, services, sub_id, request)) for sub_id, request in requests.items())
+    return StartedBatch(services, actor, loaded, requests, answers, outcome)
 
 
 def _save(services: Services, subs: list[Subscription]) -> None:

@@ -14,26 +14,39 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 K = TypeVar("K")
 
 
+class Answers(Generic[K, T]):
+    """Calls handed to a lane and under way; `wait` returns each call's result or the exception it raised."""
+
+    def __init__(self, futures: dict[K, Future[T]]) -> None:
+        self._futures = futures
+
+    def wait(self) -> dict[K, T | BaseException]:
+        outcomes: dict[K, T | BaseException] = {}
+        for key, future in self._futures.items():
+            error = future.exception()
+            outcomes[key] = error if error is not None else future.result()
+        return outcomes
+
+
 class GatewayLane:
-    """A bounded pool of gateway calls; `run_all` returns each call's result or the exception it raised."""
+    """A bounded pool of gateway calls. `submit_all` hands calls over and returns at once (the billing run decides its
+    next batch while these are answered); `run_all` also waits for them. Calls run in the order handed over."""
 
     def __init__(self, limit: int, name: str = "gateway") -> None:
         self.limit = limit
         self._pool = ThreadPoolExecutor(max_workers=limit, thread_name_prefix=name)
 
+    def submit_all(self, calls: Iterable[tuple[K, Callable[[], T]]]) -> Answers[K, T]:
+        return Answers({key: self._pool.submit(call) for key, call in calls})
+
     def run_all(self, calls: Iterable[tuple[K, Callable[[], T]]]) -> dict[K, T | BaseException]:
-        futures: dict[K, Future[T]] = {key: self._pool.submit(call) for key, call in calls}
-        outcomes: dict[K, T | BaseException] = {}
-        for key, future in futures.items():
-            error = future.exception()
-            outcomes[key] = error if error is not None else future.result()
-        return outcomes
+        return self.submit_all(calls).wait()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

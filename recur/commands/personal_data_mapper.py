@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -24,7 +25,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 
-from recur.commands.subscriber_keys import MissingDataKeyError, SubscriberKeys
+from recur.commands.subscriber_keys import DataKey, MissingDataKeyError, SubscriberKeys
 from recur.domain.personal_data import personal_paths, present_values, with_values
 from recur.sealing import MasterKey
 
@@ -52,23 +53,50 @@ class PersonalDataMapper(Mapper[UUID]):
         return super().to_stored_event(sealed_event)
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
-        domain_event = super().to_domain_event(stored_event)
-        state = vars(domain_event)
-        sealed = state.pop(SEALED_FIELD, None)
-        paths = personal_paths(type(domain_event).__name__)
-        if not paths or (sealed is None and self.keys is None):
+        domain_event, sealed = self._decoded(stored_event)
+        if not self._needs_key(domain_event, sealed):
             return domain_event  # no personal data, or plain values stored before encryption read without the key
+        known = self._require_keys().lookup(vars(domain_event)["originator_id"])
+        return self._opened(domain_event, sealed, known, stored_event.originator_version)
+
+    def to_domain_events(self, stored_events: Sequence[StoredEvent]) -> list[Any]:
+        """`to_domain_event` for several events, their subscriptions' data keys read with one query rather than one
+        per event: a batch load of 500 subscriptions otherwise pays 500 round trips for the keys alone."""
+        decoded = [self._decoded(stored_event) for stored_event in stored_events]
+        wanted = {vars(event)["originator_id"] for event, sealed in decoded if self._needs_key(event, sealed)}
+        if not wanted:
+            return [event for event, _ in decoded]
+        keys = self._require_keys().lookup_many(wanted)
+        return [
+            self._opened(event, sealed, keys.get(vars(event)["originator_id"]), stored.originator_version)
+            if self._needs_key(event, sealed) else event
+            for (event, sealed), stored in zip(decoded, stored_events, strict=True)
+        ]
+
+    def _decoded(self, stored_event: StoredEvent) -> tuple[Any, str | None]:
+        """The event as stored (personal fields still null when sealed), and its sealed personal data if any."""
+        domain_event = super().to_domain_event(stored_event)
+        sealed: str | None = vars(domain_event).pop(SEALED_FIELD, None)
+        return domain_event, sealed
+
+    def _needs_key(self, domain_event: Any, sealed: str | None) -> bool:
+        """Whether opening (or hiding) the event's personal data needs its subscription's key row."""
+        return bool(personal_paths(type(domain_event).__name__)) and (sealed is not None or self.keys is not None)
+
+    @staticmethod
+    def _opened(domain_event: Any, sealed: str | None, known: DataKey | None, version: int) -> Any:
+        """The event with its personal values opened, or nulled when its subscription was erased."""
+        state = vars(domain_event)
+        paths = personal_paths(type(domain_event).__name__)
         subscription_id = state["originator_id"]
-        known = self._require_keys().lookup(subscription_id)
         if known is not None and known.erased:
             state.update(with_values(state, dict.fromkeys(present_values(state, paths))))
         elif sealed is not None:
             if known is None:
-                raise MissingDataKeyError(f"the event {subscription_id} v{stored_event.originator_version} holds encrypted "
-                                          "personal data, but its subscription has no data key: restore subscriber_keys with "
-                                          "the event table")
+                raise MissingDataKeyError(f"the event {subscription_id} v{version} holds encrypted personal data, but its "
+                                          "subscription has no data key: restore subscriber_keys with the event table")
             assert known.key is not None
-            state.update(with_values(state, _open(known.key, sealed, _context(subscription_id, stored_event.originator_version))))
+            state.update(with_values(state, _open(known.key, sealed, _context(subscription_id, version))))
         return domain_event
 
     def _require_keys(self) -> SubscriberKeys:

@@ -40,13 +40,19 @@ class SandboxGateway:
     """The PaymentGateway port over the sandbox's tables, plus what only a sandbox offers: test cards and outcome queues."""
 
     payment_methods = frozenset({"card", "boleto"})
-    # The sandbox takes as many calls at once as a billing run sends (RECUR_GATEWAY_CONCURRENCY decides).
-    max_in_flight: int | None = None
 
     def __init__(self, db: Database, latency_ms: int = 0, pause: Callable[[float], None] = time.sleep) -> None:
         self.db = db
         self.latency = latency_ms / 1000
         self._pause = pause
+
+    @property
+    def max_in_flight(self) -> int | None:
+        """With a latency, as many calls at once as a billing run sends (RECUR_GATEWAY_CONCURRENCY decides): they wait
+        out the network time together. Without one, a call is a transaction on the pool it shares with the billing run,
+        and nothing else: calls beyond its connections would only queue for them, ahead of the run's own statements
+        (claiming, loading the next batch's data keys), which then wait for the gateway after all."""
+        return None if self.latency > 0 else self.db.size
 
     def _round_trip(self) -> None:
         """The network time of a real gateway's answer (nothing when no latency is set)."""

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from recur import billing_claims
-from recur.commands.billing_batch import bill_batch
+from recur.commands.billing_batch import bill_batch, start_batch
 from recur.commands.gateway import ChargeResult, GatewayOutcomeUnknown
 from recur.commands.gateway_calls import GatewayLane
 from recur.commands.services import Services
@@ -66,6 +66,23 @@ def test_a_batch_renews_each_due_subscription_once_and_a_second_batch_charges_no
     assert approved_charges(services, sub_ids) == dict.fromkeys(sub_ids, 2)
 
 
+def test_a_batch_started_while_another_awaits_its_answers_renews_each_subscription_once(recur: Any, producer: Any) -> None:
+    sub_ids, services = renewals_due(producer, recur, 6)
+    lane = GatewayLane(limit=2)
+    try:
+        first = start_batch(services, sub_ids[:3], system_actor(), lane)
+        second = start_batch(services, sub_ids[3:], system_actor(), lane)  # as the run does: decided during first's calls
+        outcomes = [first.finish(), second.finish()]
+    finally:
+        lane.close()
+
+    assert [(sorted(outcome.billed), outcome.charges, outcome.failed) for outcome in outcomes] == [
+        (sorted(sub_ids[:3]), 3, {}), (sorted(sub_ids[3:]), 3, {})]
+    renewed = services.events.load_many(sub_ids, Subscription)
+    assert [renewed[sub_id].paid_recurrences for sub_id in sub_ids] == [2] * 6
+    assert approved_charges(services, sub_ids) == dict.fromkeys(sub_ids, 2)
+
+
 def test_attempts_whose_answers_were_lost_stay_in_flight_and_the_next_run_settles_them_by_key(recur: Any, producer: Any) -> None:
     sub_ids, services = renewals_due(producer, recur, 3)
     cut_off = dataclasses.replace(services, gateway=AnswersLost(services.db))
@@ -107,3 +124,23 @@ def test_two_passes_claim_due_work_without_overlap_and_a_pass_never_takes_a_subs
         billing_claims.finish_pass(db, second)
         db.execute("DELETE FROM rm_billing_schedule WHERE subscription_id = ANY(%s::uuid[])", (due,))
     assert db.fetchone("SELECT count(*) FROM billing_claims WHERE subscription_id = ANY(%s::uuid[])", (due,)) == (0,)
+
+
+def test_a_pass_claims_onwards_from_its_cursor_and_leaves_what_it_went_by_to_the_next_pass(recur: Any) -> None:
+    db = recur.services.db
+    moment = datetime(2000, 2, 1, tzinfo=UTC)
+    due = sorted(str(uuid.uuid4()) for _ in range(5))  # one instant: the subscription id orders them
+    for sub_id in due:
+        db.execute("INSERT INTO rm_billing_schedule (subscription_id, due_at) VALUES (%s, %s)", (sub_id, moment - timedelta(days=1)))
+    held, passing = billing_claims.new_owner(), billing_claims.new_owner()
+    cursor = billing_claims.ClaimCursor()
+    try:
+        assert billing_claims.claim_due(db, held, moment, 1) == due[:1]
+        assert billing_claims.claim_due(db, passing, moment, 2, cursor) == due[1:3]
+        assert billing_claims.claim_due(db, passing, moment, 10, cursor) == due[3:], "onwards from the cursor"
+        billing_claims.batch_done(db, held, due[:1])
+        assert billing_claims.claim_due(db, passing, moment, 10, cursor) == [], "what it went by is behind its cursor"
+        assert billing_claims.claim_due(db, billing_claims.new_owner(), moment, 10, billing_claims.ClaimCursor()) == due[:1]
+    finally:
+        db.execute("DELETE FROM billing_claims WHERE subscription_id = ANY(%s::uuid[])", (due,))
+        db.execute("DELETE FROM rm_billing_schedule WHERE subscription_id = ANY(%s::uuid[])", (due,))

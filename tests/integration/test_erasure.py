@@ -101,6 +101,32 @@ def test_an_admin_erases_anywhere_and_an_erased_subscription_takes_no_new_card_b
     assert producer.post(f"/v1/subscriptions/{other['id']}/cancel", {}, expect=200)["status"] == "cancelled"
 
 
+def test_a_batch_load_reads_its_data_keys_at_once_and_hides_an_erased_subscriber(recur: Any,
+                                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from recur.domain.subscription import Subscription
+
+    producer = Api(flask_call(recur.client)).new_producer(ADMIN)
+    plan = producer.new_plan()
+    emails = [f"lote.{uuid.uuid4().hex[:8]}@example.com" for _ in range(3)]
+    ids = [producer.post("/v1/subscriptions", {"plan_id": plan["id"], "subscriber": {"name": f"Lote {n}", "email": email},
+                                               "payment_method": {"type": "card", "card_token": producer.card()}}, expect=201)["id"]
+           for n, email in enumerate(emails)]
+    producer.post("/v1/erasures", {"email": emails[1]}, expect=201)
+    one_by_one = {sub_id: recur.services.events.load(sub_id, Subscription) for sub_id in ids}
+
+    keys = recur.services.events.keys
+    batches: list[int] = []
+    lookup_many = keys.lookup_many
+    monkeypatch.setattr(keys, "lookup", lambda *_: pytest.fail("a batch load looked a key up on its own"))
+    monkeypatch.setattr(keys, "lookup_many", lambda wanted: batches.append(len(set(wanted))) or lookup_many(wanted))
+    loaded = recur.services.events.load_many(ids, Subscription)
+
+    assert batches == [3]
+    assert [loaded[sub_id].subscriber for sub_id in ids] == [one_by_one[sub_id].subscriber for sub_id in ids]
+    assert [loaded[sub_id].subscriber["name"] for sub_id in ids] == ["Lote 0", None, "Lote 2"]
+    assert [loaded[sub_id].version for sub_id in ids] == [one_by_one[sub_id].version for sub_id in ids]
+
+
 def test_events_stored_before_encryption_load_as_they_were_and_read_null_once_erased(recur: Any) -> None:
     from eventsourcing.persistence import StoredEvent
 
