@@ -86,7 +86,8 @@ def upgraded(postgres_server: Any, tmp_path: Path) -> Iterator[Upgraded]:
                             (event["originator_id"], event["originator_version"], event["topic"], event["state"].encode()))
     finally:
         conn.close()
-    assert migrate(url) == ["016_personal_data", "017_legacy_personal_data"]
+    # The upgrade applies the encryption migrations next (and whatever came after them).
+    assert migrate(url)[:2] == ["016_personal_data", "017_legacy_personal_data"]
     open_event_store(url, 1, create_table=True).close()  # what `recur up` does after migrating: the library's own types
     env = {"RECUR_DATABASE_URL": url, "RECUR_MASTER_KEY": generate_master_key(), "RECUR_ADMIN_TOKEN": "adm_legacy",
            "RECUR_SANDBOX": "1", "RECUR_KAFKA_BOOTSTRAP_SERVERS": ""}
