@@ -69,6 +69,12 @@ def machine(running: Stack) -> dict[str, str]:
     }
 
 
+def settled(meta: dict[str, Any], name: str) -> str:
+    """How long PostgreSQL was let settle before the benchmark (Stack.settle); runs recorded before it say nothing."""
+    waited = meta.get("settled_before_" + name)
+    return f", after {waited} of vacuum, checkpoint and idle autovacuum left by the benchmarks before" if waited else ""
+
+
 def loadavg() -> str:
     return " / ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -152,7 +158,7 @@ def render(results: list[dict[str, Any]], prof: dict[str, Any], info: dict[str, 
         out += ["", f"### {r['title']}", "", *docstring(module), "", "| measurement | recur | baseline | ratio |", "|---|---:|---:|---:|"]
         for row in r["rows"]:
             out.append(f"| {cells(row, r['unit'])} |")
-        out += ["", *[f"- {note}" for note in r["notes"]], f"- Took {meta['took_' + r['name']]}."]
+        out += ["", *[f"- {note}" for note in r["notes"]], f"- Took {meta['took_' + r['name']]}{settled(meta, r['name'])}."]
     out += ["", "## Where the time goes", "", *docstring(breakdown), ""]
     for name, lines in prof["sections"].items():
         out += [f"### {breakdown.TITLES.get(name, name)}", "", *lines, ""]
@@ -181,8 +187,10 @@ def main(argv: list[str] | None = None) -> None:
         info = machine(running)
         wall0, (busy0, ours0) = time.monotonic(), cpu_seconds(running)
         for module in BENCHMARKS:
+            settle_s = running.settle()
             t0 = time.monotonic()
             results.append(module.run(running))
+            meta["settled_before_" + results[-1]["name"]] = f"{settle_s:.0f} s"
             meta["took_" + results[-1]["name"]] = f"{time.monotonic() - t0:.0f} s"
         prof = breakdown.run(running)
         busy1, ours1 = cpu_seconds(running)
