@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 import click
 
 from recur import logs
+from recur.cli.checkpoint_publishing import publish_checkpoints
 from recur.cli.encrypt_legacy import encrypt_legacy
 from recur.cli.environment import database_url
-from recur.settings import Settings
 
 if TYPE_CHECKING:
     from recur.commands.audit_rewrites import Rewrite
@@ -104,10 +104,9 @@ def describe(result: Verification, rewrites: list[Rewrite] | None = None) -> lis
                "published (it stays recorded, and the scheduler publishes it later).")
 def checkpoint() -> None:
     logs.configure_logging("audit", "WARNING")
-    from recur.commands.audit_checkpoints import record_checkpoint, unpublished_count
+    from recur.commands.audit_checkpoints import record_checkpoint
     from recur.db import Database
 
-    settings = Settings.from_env()
     db = Database(database_url(), 1)
     try:
         recorded = record_checkpoint(db)
@@ -115,18 +114,7 @@ def checkpoint() -> None:
             click.echo("nothing to checkpoint: the event log is empty", err=True)
             return
         click.echo(json.dumps(recorded.message()))
-        if not settings.kafka_bootstrap_servers:
-            click.echo("RECUR_KAFKA_BOOTSTRAP_SERVERS is not set: recorded, not published", err=True)
-            raise SystemExit(BROKEN)
-        from recur.consumers.audit_topic import AuditTopic
-
-        topic = AuditTopic(db, settings.kafka_bootstrap_servers)
-        try:
-            topic.publish_pending()
-        finally:
-            topic.close()
-        if unpublished_count(db):
-            click.echo("the broker did not take every checkpoint: they stay recorded, and the scheduler publishes them later", err=True)
+        if not publish_checkpoints(db, "recorded, not published"):
             raise SystemExit(BROKEN)
     finally:
         db.close()

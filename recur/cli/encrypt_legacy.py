@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from recur import logs
+from recur.cli.checkpoint_publishing import publish_checkpoints
 from recur.cli.environment import database_url, master_key_text
-from recur.settings import Settings
 
 if TYPE_CHECKING:
     from recur.db import Database
@@ -93,7 +93,7 @@ def _encrypt(db: Database, first: int) -> None:
     click.echo(done.rewrite.describe())
     click.echo("checkpoint before: " + json.dumps(done.before.message()))
     click.echo("checkpoint after: " + json.dumps(done.after.message()))
-    _publish(db)
+    publish_checkpoints(db, "the checkpoints are recorded, not published (the scheduler publishes them)")
 
 
 def _refuse(lines: list[str]) -> NoReturn:
@@ -116,24 +116,3 @@ def _bar(length: int, label: str, first: int) -> Iterator[Callable[[int], None]]
             reached = notification_id
 
         yield advance
-
-
-def _publish(db: Database) -> None:
-    """Both checkpoints to recur.audit.v1, as `recur audit checkpoint` publishes; what the broker does not take stays
-    recorded, and the scheduler publishes it later."""
-    from recur.commands.audit_checkpoints import unpublished_count
-
-    settings = Settings.from_env()
-    if not settings.kafka_bootstrap_servers:
-        click.echo("RECUR_KAFKA_BOOTSTRAP_SERVERS is not set: the checkpoints are recorded, not published (the scheduler "
-                   "publishes them)", err=True)
-        return
-    from recur.consumers.audit_topic import AuditTopic
-
-    topic = AuditTopic(db, settings.kafka_bootstrap_servers)
-    try:
-        topic.publish_pending()
-    finally:
-        topic.close()
-    if unpublished_count(db):
-        click.echo("the broker did not take every checkpoint: they stay recorded, and the scheduler publishes them later", err=True)
