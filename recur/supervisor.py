@@ -48,6 +48,7 @@ def _die_with_parent() -> None:
 class Stack:
     settings: Settings
     api_workers: int = 3
+    scheduler_processes: int = 1  # they share each renewal run through billing claims (recur.billing_claims)
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     argv: dict[str, list[str]] = field(default_factory=dict)
     restarts: dict[str, list[float]] = field(default_factory=dict)
@@ -195,7 +196,8 @@ class Stack:
         self.spawn("consumer", [py, "-m", "recur.cli", "worker", "consumer"])
         self.spawn("notifier", [py, "-m", "recur.cli", "worker", "notifier"])
         self.spawn("webhooks", [py, "-m", "recur.cli", "worker", "webhooks"])
-        self.spawn("scheduler", [py, "-m", "recur.cli", "worker", "scheduler"])
+        for number in range(1, self.scheduler_processes + 1):
+            self.spawn("scheduler" if number == 1 else f"scheduler-{number}", [py, "-m", "recur.cli", "worker", "scheduler"])
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -276,8 +278,8 @@ def _redact(url: str) -> str:
     return url
 
 
-def up(settings: Settings) -> int:
-    stack = Stack(settings)
+def up(settings: Settings, api_workers: int = 3, scheduler_processes: int = 1) -> int:
+    stack = Stack(settings, api_workers=api_workers, scheduler_processes=scheduler_processes)
     stop_requested = {"signal": 0}
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -48,7 +48,10 @@ def main() -> None:
     help="Where embedded PostgreSQL keeps its data and runtime.json is written (default RECUR_DATA_DIR or .recur).",
 )
 @click.option("--workers", type=int, default=3, show_default=True, help="API worker processes.")
-def up(port: int | None, data_dir: Path | None, workers: int) -> None:
+@click.option("--schedulers", type=click.IntRange(1, 16), default=1, show_default=True,
+              help="Billing scheduler processes. They share each renewal run through claims, never billing one subscription "
+              "twice; on 2 cores two bill about 1.5 times what one does (docs/PERFORMANCE.md, billing run).")
+def up(port: int | None, data_dir: Path | None, workers: int, schedulers: int) -> None:
     logs.configure_logging("up")
     settings = Settings.from_env()
     if port is not None:
@@ -58,11 +61,9 @@ def up(port: int | None, data_dir: Path | None, workers: int) -> None:
     if not settings.admin_token:
         settings = settings.with_(admin_token=generate_admin_token())
         click.echo(f"RECUR_ADMIN_TOKEN was not set; admin token for this run: {settings.admin_token}", err=True)
-    from recur.supervisor import Stack
     from recur.supervisor import up as run_up
 
-    Stack.api_workers = workers
-    raise SystemExit(run_up(settings))
+    raise SystemExit(run_up(settings, api_workers=workers, scheduler_processes=schedulers))
 
 
 @main.group(help="Run one worker loop in the foreground (recur up starts these for you).")

@@ -29,6 +29,8 @@ def free_port() -> int:
 class RecurProcess:
     data_dir: Path
     port: int
+    api_workers: int = 3  # `recur up --workers`
+    schedulers: int = 1  # `recur up --schedulers`
     process: subprocess.Popen[bytes] | None = None
     runtime: dict[str, Any] | None = None
 
@@ -47,7 +49,8 @@ class RecurProcess:
         env.pop("RECUR_SMTP_URL", None)
         log = open(self.data_dir.parent / f"{self.data_dir.name}.log", "ab")  # noqa: SIM115 - kept for the process's life
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "recur.cli", "up", "--port", str(self.port), "--data-dir", str(self.data_dir)],
+            [sys.executable, "-m", "recur.cli", "up", "--port", str(self.port), "--data-dir", str(self.data_dir),
+             "--workers", str(self.api_workers), "--schedulers", str(self.schedulers)],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -194,3 +194,12 @@ def test_metrics_add_up_the_requests_of_every_api_worker(recur_up: RecurProcess)
     counted = [line for line in text.splitlines() if line.startswith("recur_http_requests_total") and 'route="/healthz"' in line]
     assert counted and sum(float(line.rsplit(" ", 1)[1]) for line in counted) >= 12
     assert "recur_event_store_head" in text
+
+
+def test_recur_up_runs_as_many_api_workers_and_billing_schedulers_as_asked(recur_up: RecurProcess) -> None:
+    processes = {pid: psutil.Process(pid) for pid in recur_up.descendants()}
+    schedulers = [pid for pid, process in processes.items() if process.cmdline()[-2:] == ["worker", "scheduler"]]
+    gunicorn = [pid for pid, process in processes.items() if "gunicorn" in process.cmdline()]
+    api_workers = [pid for pid in gunicorn if processes[pid].ppid() in gunicorn]  # gunicorn's arbiter forks its workers
+    assert len(schedulers) == recur_up.schedulers == 2
+    assert len(api_workers) == recur_up.api_workers == 2
