@@ -22,15 +22,16 @@ def db(read_models_of_its_own: Database) -> Database:
     return read_models_of_its_own
 
 
-def cancel(db: Database, producer: str, at: datetime, lifetime: timedelta, origin: str, paid: int = 1) -> None:
+def cancel(db: Database, producer: str, at: datetime, lifetime: timedelta, origin: str, paid: int = 1,
+           currency: str = "BRL") -> None:
     """A subscription of `producer` started `lifetime` before `at` and cancelled at `at` by `origin`."""
     number = uuid.uuid4().hex[:8]
     db.execute(
         "INSERT INTO rm_subscriptions (id, code, producer_id, product_id, plan_id, status, price_amount, currency, "
         "periodicity, installments, payment_type, started_at, paid_recurrences, total_paid, cancelled_at, "
-        "cancellation_origin, updated_at, version) VALUES (%s, %s, %s, %s, %s, 'cancelled', 5000, 'BRL', 'monthly', 1, "
+        "cancellation_origin, updated_at, version) VALUES (%s, %s, %s, %s, %s, 'cancelled', 5000, %s, 'monthly', 1, "
         "'card', %s, %s, %s, %s, %s, %s, 3)",
-        (str(uuid.uuid4()), f"SUB-{number}", producer, str(uuid.uuid4()), str(uuid.uuid4()), at - lifetime, paid,
+        (str(uuid.uuid4()), f"SUB-{number}", producer, str(uuid.uuid4()), str(uuid.uuid4()), currency, at - lifetime, paid,
          paid * 5000, at, origin, at),
     )
 
@@ -68,3 +69,16 @@ def test_a_period_with_no_cancellation_has_its_days_and_months_at_zero(db: Datab
     assert (board["cancellations"], board["lt_months"], board["ltv"]) == (0, 0.0, {"amount": 0, "currency": "BRL"})
     assert [day["cancellations"] for day in board["daily"]] == [0, 0, 0]
     assert [month["active_at_start"] for month in board["monthly"]] == [0, 0]
+
+
+def test_ltv_is_in_the_currency_most_cancelled_subscribers_paid_in_and_a_tie_goes_to_the_first_alphabetically(db: Database) -> None:
+    producer = str(uuid.uuid4())
+    at = START + timedelta(hours=1)
+    for currency, paid in [("USD", 1), ("USD", 3), ("BRL", 2), ("EUR", 4)]:
+        cancel(db, producer, at, timedelta(days=40), "customer", paid=paid, currency=currency)
+    assert cancellation_dashboard(db, producer, START, END)["ltv"] == {"amount": 10000, "currency": "USD"}, "(1 + 3) x 5000 / 2"
+
+    tied = str(uuid.uuid4())
+    for currency in ["USD", "EUR", "BRL"]:
+        cancel(db, tied, at, timedelta(days=40), "customer", paid=1, currency=currency)
+    assert cancellation_dashboard(db, tied, START, END)["ltv"] == {"amount": 5000, "currency": "BRL"}

@@ -137,7 +137,8 @@ def cancellation_dashboard(db: Database, producer_id: str, start: datetime, end:
     daily = _daily(days, day_active, cancelled)
 
     n = len(cancelled)
-    currency = max({c.currency for c in cancelled}, key=lambda cur: sum(c.currency == cur for c in cancelled), default="BRL")
+    # The most common currency among them; on a tie the first in alphabetical order (a set's order varies by process).
+    currency = max(sorted({c.currency for c in cancelled}), key=lambda cur: sum(c.currency == cur for c in cancelled), default="BRL")
     # lifetime_us / 10**6 is timedelta.total_seconds() of the same lifetime, to the last bit.
     lt = sum(c.lifetime_us / 10**6 / 86400 / DAYS_PER_MONTH for c in cancelled) / n if n else 0.0
     ltv = (Decimal(sum(c.total_paid for c in cancelled if c.currency == currency)) /
