@@ -4,16 +4,15 @@ gateway calls) does not keep it from a thread already waiting (the billing run's
 from __future__ import annotations
 
 import threading
-import time
+
+from waiting import wait_until
 
 from recur.db import Slots
 
 
 def wait_until_waiting(slots: Slots, count: int) -> None:
-    deadline = time.monotonic() + 10
-    while len(slots._waiting) < count:  # noqa: SLF001 - the test watches the queue to order its threads
-        assert time.monotonic() < deadline, "the waiter never queued"
-        time.sleep(0.001)
+    # The test watches the queue to order its threads.
+    wait_until(lambda: len(slots._waiting) >= count, 10, "the waiter queues", interval=0.001)  # noqa: SLF001
 
 
 def test_a_released_slot_goes_to_the_thread_waiting_longest_not_back_to_the_releaser() -> None:
