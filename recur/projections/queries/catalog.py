@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from recur.db import Database
-from recur.projections.queries import After, Page, page_of
-from recur.projections.queries.rows import dict_rows
+from recur.projections.queries import After, Page
+from recur.projections.queries.rows import oldest_first
 
 
 def list_products(db: Database, producer_id: str | None, after: After | None, limit: int) -> Page:
     """A producer's products (everyone's when `producer_id` is None), oldest first."""
     sql = "SELECT id, producer_id, name, created_at FROM rm_products WHERE true"
-    params: list[Any] = []
-    if producer_id:
-        sql += " AND producer_id = %s"
-        params.append(producer_id)
-    if after:
-        sql += " AND (created_at, id) > (%s::timestamptz, %s::uuid)"
-        params.extend(after)
-    sql += " ORDER BY created_at, id LIMIT %s"
-    params.append(limit + 1)
-    return page_of(dict_rows(db, sql, params), limit, "created_at", "id")
+    return oldest_first(db, sql, producer_id, after, limit)
 
 
 def product_names(db: Database, producer_id: str) -> list[tuple[str, str]]:

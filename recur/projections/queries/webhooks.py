@@ -6,7 +6,7 @@ from typing import Any
 
 from recur.db import Database
 from recur.projections.queries import After, Page, page_of
-from recur.projections.queries.rows import dict_rows
+from recur.projections.queries.rows import dict_rows, oldest_first
 
 ENDPOINT_COLUMNS = ("id, producer_id, url, event_types, description, status, disabled_reason, created_at, "
                     "previous_secret_valid_until, version")
@@ -17,16 +17,7 @@ DELIVERY_COLUMNS = ("id, endpoint_id, event_id AS webhook_id, type, subscription
 def list_webhook_endpoints(db: Database, producer_id: str | None, after: After | None, limit: int) -> Page:
     """A producer's endpoints (everyone's when `producer_id` is None), oldest first; deleted ones are gone."""
     sql = f"SELECT {ENDPOINT_COLUMNS} FROM rm_webhook_endpoints WHERE deleted_at IS NULL"  # noqa: S608 - constant columns
-    params: list[Any] = []
-    if producer_id:
-        sql += " AND producer_id = %s"
-        params.append(producer_id)
-    if after:
-        sql += " AND (created_at, id) > (%s::timestamptz, %s::uuid)"
-        params.extend(after)
-    sql += " ORDER BY created_at, id LIMIT %s"
-    params.append(limit + 1)
-    return page_of(dict_rows(db, sql, params), limit, "created_at", "id")
+    return oldest_first(db, sql, producer_id, after, limit)
 
 
 def list_deliveries(db: Database, endpoint_id: str, status: str | None, after: After | None, limit: int) -> Page:
